@@ -1,0 +1,28 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'pi0_bringup'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        ('share/' + package_name + '/config', glob('config/*.yaml')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='pi0_ros maintainers',
+    maintainer_email='maintainers@pi0-ros.dev',
+    description='Launch files, per-embodiment configuration and the in-process runner of pi0_ros.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'run_stack = pi0_bringup.run_stack:main',
+        ],
+    },
+)
