@@ -1,0 +1,103 @@
+"""Safety filters between the chunks and the robot: finite values, position limits, rate limits,
+and a bound on the jump when a chunk takes over.
+
+All arrays are in the embodiment's valid dims (unified layout, physical units). For joints the
+"position" limits are joint limits and the rate is a velocity; for grippers [0, 1] and strokes per
+second; for base dims the "position" is a velocity (so its limits are velocity limits) and the
+rate an acceleration. One rule for all: the command may not leave [lower, upper] and may not change
+faster than max_rate.
+
+Pure Python and numpy: no rclpy import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pi0_drivers.embodiment import Embodiment
+
+
+@dataclass(frozen=True)
+class Limits:
+    lower: np.ndarray
+    upper: np.ndarray
+    max_rate: np.ndarray         # per second
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+
+    @classmethod
+    def from_embodiment(cls, emb: Embodiment, velocity_scale: float = 1.0,
+                        position_margin: float = 0.0) -> Limits:
+        """Limits of an embodiment, joint velocities scaled by velocity_scale (0, 1] and joint
+        ranges shrunk by position_margin radians on each side."""
+        if not 0.0 < velocity_scale <= 1.0:
+            raise ValueError(f'velocity_scale must be in (0, 1], got {velocity_scale}')
+        if position_margin < 0.0:
+            raise ValueError(f'position_margin must be >= 0, got {position_margin}')
+        kinds = tuple(d.kind for d in emb.dims)
+        joints = np.array([k == 'joint' for k in kinds])
+        lower, upper = emb.lower.copy(), emb.upper.copy()
+        lower[joints] += position_margin
+        upper[joints] -= position_margin
+        if np.any(lower >= upper):
+            raise ValueError(f'position_margin {position_margin} leaves an empty joint range')
+        rate = emb.max_rate.copy()
+        rate[joints] *= velocity_scale
+        return cls(lower, upper, rate, tuple(emb.dim_names), kinds)
+
+    @property
+    def dims(self) -> int:
+        return len(self.names)
+
+
+def first_non_finite(values: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first NaN or infinity in a 2-D array, or None."""
+    bad = np.argwhere(~np.isfinite(values))
+    return (int(bad[0][0]), int(bad[0][1])) if len(bad) else None
+
+
+def clamp_positions(target: np.ndarray, limits: Limits) -> np.ndarray:
+    return np.clip(target, limits.lower, limits.upper)
+
+
+def rate_limit(target: np.ndarray, previous: np.ndarray, limits: Limits, dt: float) -> np.ndarray:
+    """Move from previous towards target by at most max_rate * dt per dim."""
+    step = limits.max_rate * dt
+    return previous + np.clip(target - previous, -step, step)
+
+
+def limit_trajectory(rows: np.ndarray, previous: np.ndarray, limits: Limits, dt: float) -> np.ndarray:
+    """Clamp each row to the position limits, then rate-limit row after row starting from previous.
+
+    Args:
+        rows: [N, dims] targets, row i due (i + 1) * dt after the state ``previous``.
+        previous: [dims] the last command sent.
+    """
+    out = np.empty_like(rows, dtype=float)
+    prev = np.asarray(previous, dtype=float)
+    for i, row in enumerate(rows):
+        prev = rate_limit(clamp_positions(row, limits), prev, limits, dt)
+        out[i] = prev
+    return out
+
+
+def largest_jump(target: np.ndarray, reference: np.ndarray, limits: Limits,
+                 max_joint_jump: float, max_gripper_jump: float) -> tuple[str, float, float] | None:
+    """The worst dim where target departs from reference by more than allowed, or None.
+
+    Base velocities are not position targets and are left to the rate limit.
+
+    Returns:
+        (dim name, jump, allowed) of the worst offender, or None when everything is within bounds.
+    """
+    worst = None
+    for i, kind in enumerate(limits.kinds):
+        allowed = {'joint': max_joint_jump, 'gripper': max_gripper_jump}.get(kind)
+        if allowed is None:
+            continue
+        jump = abs(float(target[i]) - float(reference[i]))
+        if jump > allowed and (worst is None or jump - allowed > worst[1] - worst[2]):
+            worst = (limits.names[i], jump, allowed)
+    return worst
