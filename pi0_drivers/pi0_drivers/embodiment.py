@@ -109,6 +109,10 @@ class CameraSpec:
     width: int                  # resolution the simulator renders
     height: int
 
+    def wire_topic(self, transport: str | None = None) -> str:
+        """The topic on the wire: image_transport puts compressed images on <topic>/compressed."""
+        return self.topic + '/compressed' if (transport or self.transport) == 'compressed' else self.topic
+
 
 @dataclass(frozen=True)
 class DimSpec:

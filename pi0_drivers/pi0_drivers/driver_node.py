@@ -1,0 +1,130 @@
+"""Robot driver node: turns pi0/command (pi0_msgs/ExecutorCommand) into the robot's own ROS interface,
+one interface object per arm and base as the embodiment file says. With sim:=true the same node also
+runs the simulated robot, which listens on those same interface topics and publishes joint states,
+odometry and camera images like the real drivers do.
+
+A command that is malformed, for another embodiment, non-finite or stale is refused (logged,
+throttled) and nothing is sent. When commands stop, bases get zero velocity after command_timeout.
+"""
+
+from __future__ import annotations
+
+from pi0_msgs.msg import ExecutorCommand
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from pi0_drivers.embodiment import load_embodiment
+from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
+from pi0_drivers.interfaces.base import InterfaceError
+from pi0_drivers.messages import MessageError, command_from_msg
+from pi0_drivers.params import Param, declare_all, in_range, one_of, positive
+from pi0_drivers.qos import CHUNK_QOS, SENSOR_QOS
+from pi0_drivers.spin import run_node
+
+PARAMETERS = [
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path.'),
+    Param('sim', False, 'Run the simulated robot in this node (true) or drive the real robot (false).'),
+    Param('arm_mode', '', 'Override the arm command mode of the embodiment file (e.g. trajectory or '
+          'forward_position for UR arms); empty keeps the file.'),
+    Param('gripper_mode', '', 'Override the gripper mode (e.g. forward_command or gripper_action).'),
+    Param('command_timeout', 0.5, 'Seconds without a valid command after which bases get zero velocity.',
+          positive),
+    Param('max_command_age', 0.5, 'Seconds: commands whose first point was due longer ago are refused.',
+          positive),
+    Param('joint_state_timeout', 5.0, 'Seconds after start to warn when no joint states arrive.', positive),
+    Param('sim_state_rate_hz', 100.0, 'Simulation: joint state and odometry rate.', positive),
+    Param('sim_camera_rate_hz', 15.0, 'Simulation: camera frame rate.', positive),
+    Param('sim_camera_transport', '', 'Simulation: raw or compressed for every camera; empty keeps the '
+          'embodiment file.', one_of('', 'raw', 'compressed')),
+    Param('sim_jpeg_quality', 90, 'Simulation: JPEG quality of compressed images.', in_range(1, 100)),
+    Param('sim_seed', 0, 'Simulation: seed of the scene layout.'),
+]
+
+
+class RobotDriverNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('pi0_robot_driver', **kwargs)
+        p = declare_all(self, PARAMETERS)
+        self.params = p
+        self.embodiment = emb = load_embodiment(p.embodiment)
+        overrides = {'mode': p.arm_mode, 'gripper_mode': p.gripper_mode}
+        self.arms, self.bases, endpoints = [], [], []
+        for arm, joint_idx, grip_idx in emb.arm_slices():
+            name = arm.interface.get('driver')
+            if name not in ARM_DRIVERS:
+                raise InterfaceError(f'{emb.name}/{arm.name}: unknown driver {name!r}; known: {sorted(ARM_DRIVERS)}')
+            interface_cls, endpoint_cls = ARM_DRIVERS[name]
+            interface = interface_cls(self, emb, arm, joint_idx, grip_idx, overrides)
+            self.arms.append(interface)
+            endpoints.append((endpoint_cls, arm, {**arm.interface, **{k: v for k, v in overrides.items() if v}}))
+        if emb.base is not None:
+            name = emb.base.interface.get('driver')
+            if name not in BASE_DRIVERS:
+                raise InterfaceError(f'{emb.name}/base: unknown driver {name!r}; known: {sorted(BASE_DRIVERS)}')
+            interface_cls, endpoint_cls = BASE_DRIVERS[name]
+            self.bases.append(interface_cls(self, emb, emb.base, emb.base_indices(), {}))
+            endpoints.append((endpoint_cls, emb.base, emb.base.interface))
+
+        self.sim = None
+        if p.sim:
+            from pi0_drivers.sim_backend import SimBackend  # the simulator only loads when asked for
+            self.sim = SimBackend(self, emb, endpoints, p.sim_seed, p.sim_state_rate_hz, p.sim_camera_rate_hz,
+                                  p.sim_camera_transport, p.sim_jpeg_quality)
+
+        self.commands_sent = 0
+        self.commands_refused = 0
+        self.last_command_time: float | None = None
+        self._joint_states_seen = False
+        group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS, callback_group=group)
+        for topic in emb.joint_state_topics:
+            self.create_subscription(JointState, topic, self._on_joint_state, SENSOR_QOS, callback_group=group)
+        self.create_timer(0.1, self._on_watchdog, callback_group=group)
+        self._start = self.now()
+        parts = [f'{a.arm.name}: {a.describe()}' for a in self.arms] + [f'base: {b.describe()}' for b in self.bases]
+        self.get_logger().info(f'{emb.name} ({"simulated" if p.sim else "real robot"}): ' + '; '.join(parts))
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joint_state(self, _msg: JointState) -> None:
+        self._joint_states_seen = True
+
+    def _on_command(self, msg: ExecutorCommand) -> None:
+        now = self.now()
+        try:
+            command = command_from_msg(msg, self.embodiment)
+        except MessageError as e:
+            self.commands_refused += 1
+            self.get_logger().error(f'command refused, nothing sent: {e}', throttle_duration_sec=2.0)
+            return
+        if command.stamp < now - self.params.max_command_age:
+            self.commands_refused += 1
+            self.get_logger().warning(f'command refused, nothing sent: stale by {now - command.stamp:.3f} s',
+                                      throttle_duration_sec=2.0)
+            return
+        for interface in self.arms + self.bases:
+            interface.send(command, now)
+        self.commands_sent += 1
+        self.last_command_time = now
+
+    def _on_watchdog(self) -> None:
+        now = self.now()
+        if self.last_command_time is None or now - self.last_command_time > self.params.command_timeout:
+            for interface in self.arms + self.bases:
+                interface.on_timeout(now)
+        if not self._joint_states_seen and now - self._start > self.params.joint_state_timeout:
+            topics = ', '.join(self.embodiment.joint_state_topics)
+            hint = self.arms[0].vendor_hint if self.arms else "the robot's driver"
+            self.get_logger().warning(
+                f'no joint states on {topics} after {self.params.joint_state_timeout:g} s: start {hint}, '
+                f'or launch with sim:=true to run the simulated robot', throttle_duration_sec=30.0)
+
+
+def main(args=None):
+    run_node(RobotDriverNode, args)
+
+
+if __name__ == '__main__':
+    main()

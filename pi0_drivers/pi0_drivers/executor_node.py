@@ -1,0 +1,249 @@
+"""Chunk executor node: a thin ROS wrapper around executor.ChunkExecutor.
+
+Subscribes  pi0/action_chunk (pi0_msgs/ActionChunk), the embodiment's joint state topics, pi0/estop
+Publishes   pi0/command (pi0_msgs/ExecutorCommand) every tick, pi0/chunk_request, pi0/executor_status
+            (latched), /diagnostics
+Services    pi0/executor/{pause,resume,stop,reset_estop} (std_srvs/Trigger)
+Action      pi0/run_instruction (pi0_msgs/RunInstruction)
+
+The control tick runs in its own callback group so no other callback can delay it, and it never
+logs at a rate (warnings are throttled); everything it needs is behind one short lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from pi0_drivers.chunking import SWITCHING_MODES
+from pi0_drivers.embodiment import MissingJointsError, load_embodiment
+from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
+from pi0_drivers.instruction_action import RunInstructionServer
+from pi0_drivers.joint_states import JointStateCache
+from pi0_drivers.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
+from pi0_drivers.params import Param, declare_all, in_range, non_negative, one_of, positive
+from pi0_drivers.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
+from pi0_drivers.spin import run_node
+
+PARAMETERS = [
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path.'),
+    Param('rate_hz', 0.0, 'Control tick rate in Hz; 0 = the embodiment control rate.', non_negative),
+    Param('executed_steps', 0, 'Steps of each chunk executed before switching (open-loop horizon); '
+          '0 = the embodiment value.', non_negative),
+    Param('switching', 'replace', 'Chunk switching: replace, crossfade, rtc (real-time chunking) or '
+          'ensemble (temporal ensembling).', one_of(*SWITCHING_MODES)),
+    Param('crossfade_steps', 5, 'Length of a crossfade in steps.', positive),
+    Param('ensemble_decay', 0.1, 'Temporal ensembling weight decay m in exp(-m i).', non_negative),
+    Param('overrun_steps', 8, 'Steps a chunk may be followed past executed_steps while the next one is '
+          'late; then the watchdog holds.', non_negative),
+    Param('request_margin', 0.05, 'Seconds earlier than the latency estimate to ask for the next chunk.',
+          non_negative),
+    Param('request_timeout', 5.0, 'Seconds after which an unanswered chunk request is repeated.', positive),
+    Param('lookahead_points', 10, 'Points per command (trajectory drivers send them as one segment).',
+          positive),
+    Param('velocity_scale', 1.0, 'Fraction of the joint velocity limits the executor may use.', in_range(0.01, 1.0)),
+    Param('position_margin', 0.0, 'Radians kept away from every joint limit.', non_negative),
+    Param('max_joint_jump', 0.35, 'Radians: a chunk starting further than this from the command is refused.',
+          positive),
+    Param('max_gripper_jump', 1.0, 'Same for grippers, in strokes (1.0: never refuse on the gripper).', positive),
+    Param('max_future', 0.5, 'Seconds: chunks stamped further in the future are refused.', non_negative),
+    Param('rtc_execution_horizon', 10, 'Real-time chunking: committed steps the policy inpaints over.', positive),
+    Param('status_rate_hz', 2.0, 'Rate of pi0/executor_status and /diagnostics.', positive),
+    Param('start_paused', False, 'Start paused: nothing moves until pi0/executor/resume is called.'),
+]
+
+
+class TickStats:
+    """Tick interval jitter (|interval - period|) and late ticks, over a window."""
+
+    def __init__(self, period: float, window: int = 2000):
+        self.period = period
+        self.deviation: deque[float] = deque(maxlen=window)
+        self.late = 0
+        self._last: float | None = None
+
+    def add(self, t: float) -> None:
+        if self._last is not None:
+            interval = t - self._last
+            self.deviation.append(abs(interval - self.period))
+            if interval > 1.5 * self.period:
+                self.late += 1
+        self._last = t
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.deviation, q)) if self.deviation else 0.0
+
+
+class ChunkExecutorNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('pi0_chunk_executor', **kwargs)
+        p = declare_all(self, PARAMETERS)
+        self.embodiment = emb = load_embodiment(p.embodiment)
+        self.config = ExecutorConfig(
+            executed_steps=p.executed_steps or emb.executed_steps, rate_hz=p.rate_hz or emb.control_rate_hz,
+            switching=p.switching, crossfade_steps=p.crossfade_steps, ensemble_decay=p.ensemble_decay,
+            overrun_steps=p.overrun_steps, request_margin=p.request_margin, request_timeout=p.request_timeout,
+            lookahead_points=p.lookahead_points, velocity_scale=p.velocity_scale,
+            position_margin=p.position_margin, max_joint_jump=p.max_joint_jump,
+            max_gripper_jump=p.max_gripper_jump, max_future=p.max_future,
+            rtc_execution_horizon=p.rtc_execution_horizon)
+        self.core = ChunkExecutor(emb, self.config)
+        if p.start_paused:
+            self.core.pause()
+        self.joints = JointStateCache(emb)
+        self.tick_stats = TickStats(self.config.dt)
+        self.lock = threading.Lock()
+
+        self.command_pub = self.create_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
+        self.request_pub = self.create_publisher(ChunkRequest, 'pi0/chunk_request', CHUNK_QOS)
+        self.status_pub = self.create_publisher(ExecutorStatus, 'pi0/executor_status', LATCHED_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        inputs = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(ActionChunk, 'pi0/action_chunk', self._on_chunk, CHUNK_QOS, callback_group=inputs)
+        for topic in emb.joint_state_topics:
+            self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m),
+                                     SENSOR_QOS, callback_group=inputs)
+        self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS, callback_group=inputs)
+        for name in ('pause', 'resume', 'stop', 'reset_estop'):
+            self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'),
+                                callback_group=inputs)
+        self.instruction_server = RunInstructionServer(self)
+
+        self.create_timer(self.config.dt, self._on_tick, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(1.0 / p.status_rate_hz, self._publish_status, callback_group=inputs)
+        self.get_logger().info(
+            f'{emb.name}: {self.config.rate_hz:g} Hz, {self.config.executed_steps} of {emb.horizon} steps per '
+            f'chunk, switching {self.config.switching}' + (', paused until resume' if p.start_paused else ''))
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ---------------------------------------------------------------- inputs
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        now = self.now()
+        try:
+            actions = chunk_from_msg(msg, self.embodiment)
+        except MessageError as e:
+            with self.lock:
+                self.core.stats.chunks_received += 1
+                self.core.stats.chunks_rejected += 1
+                self.core.stats.last_error = str(e)
+            self.get_logger().error(str(e), throttle_duration_sec=2.0)
+            return
+        if not self.instruction_server.accepts_chunk(msg.instruction):
+            self.get_logger().debug(f'chunk {msg.chunk_id} skipped: conditioned on "{msg.instruction}", '
+                                    f'running "{self.instruction_server.active_instruction}"')
+            return
+        with self.lock:
+            ok, reason = self.core.offer_chunk(msg.chunk_id, to_sec(msg.header.stamp), msg.dt, actions, now,
+                                               msg.request_id)
+        if not ok:
+            self.get_logger().warning(reason, throttle_duration_sec=2.0)
+
+    def _on_joint_state(self, topic: str, msg: JointState) -> None:
+        try:
+            bad = self.joints.update(topic, list(msg.name), list(msg.position), to_sec(msg.header.stamp))
+        except ValueError as e:
+            self.get_logger().error(f'joint state refused: {e}', throttle_duration_sec=5.0)
+            return
+        if bad:
+            self.get_logger().error(f'{topic}: non-finite positions for {bad} ignored', throttle_duration_sec=5.0)
+        try:
+            state, _ = self.joints.state(require_base=False)
+        except MissingJointsError:
+            return
+        with self.lock:
+            self.core.update_measured(state)
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data:
+            with self.lock:
+                self.core.estop()
+            self.get_logger().error('E-STOP: holding; call pi0/executor/reset_estop, then resume')
+
+    # ---------------------------------------------------------------- services
+    def _srv_pause(self, _req, res):
+        with self.lock:
+            self.core.pause()
+            res.success, res.message = self.core.state == 'paused', f'state: {self.core.state}'
+        return res
+
+    def _srv_resume(self, _req, res):
+        with self.lock:
+            res.success = self.core.resume()
+            res.message = f'state: {self.core.state}' if res.success else 'e-stop is latched: reset it first'
+        return res
+
+    def _srv_stop(self, _req, res):
+        with self.lock:
+            self.core.stop()
+            res.success, res.message = self.core.state == 'stopped', f'state: {self.core.state}'
+        return res
+
+    def _srv_reset_estop(self, _req, res):
+        with self.lock:
+            res.success = self.core.reset_estop()
+            res.message = 'e-stop reset: stopped until resume' if res.success else 'no e-stop was latched'
+        return res
+
+    # ---------------------------------------------------------------- tick
+    def _on_tick(self) -> None:
+        self.tick_stats.add(time.monotonic())
+        now = self.now()
+        with self.lock:
+            command = self.core.tick(now)
+            request = self.core.make_request(now) if self.core.want_request(now) else None
+        if command is not None:
+            self.command_pub.publish(command_to_msg(command, self.embodiment))
+        if request is not None:
+            self.request_pub.publish(request_to_msg(request, now, self.embodiment.valid_dims))
+
+    # ---------------------------------------------------------------- status
+    def status(self) -> ExecutorStatus:
+        with self.lock:
+            s, state = self.core.stats, self.core.state
+            msg = ExecutorStatus(
+                embodiment=self.embodiment.name, state=state, switching_mode=self.config.switching,
+                chunks_received=s.chunks_received, chunks_executed=s.chunks_executed,
+                chunks_rejected=s.chunks_rejected, ticks=s.ticks, ticks_late=self.tick_stats.late,
+                steps_skipped=s.steps_skipped, watchdog_holds=s.watchdog_holds,
+                latency_estimate=float(self.core.latency.estimate or 0.0),
+                tick_jitter_p50=self.tick_stats.percentile(50), tick_jitter_p99=self.tick_stats.percentile(99),
+                last_error=s.last_error)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        return msg
+
+    def _publish_status(self) -> None:
+        msg = self.status()
+        self.status_pub.publish(msg)
+        level = {'active': DiagnosticStatus.OK, 'waiting': DiagnosticStatus.OK, 'paused': DiagnosticStatus.OK,
+                 'stopped': DiagnosticStatus.OK, 'holding': DiagnosticStatus.WARN}.get(msg.state,
+                                                                                      DiagnosticStatus.ERROR)
+        fields = ('chunks_received', 'chunks_executed', 'chunks_rejected', 'ticks', 'ticks_late',
+                  'steps_skipped', 'watchdog_holds', 'latency_estimate', 'tick_jitter_p50', 'tick_jitter_p99')
+        diag = DiagnosticArray()
+        diag.header.stamp = msg.header.stamp
+        diag.status.append(DiagnosticStatus(
+            level=level, name=f'{self.get_name()}: {self.embodiment.name}', hardware_id=self.embodiment.name,
+            message=msg.state + (f' ({msg.last_error})' if msg.last_error and level != DiagnosticStatus.OK else ''),
+            values=[KeyValue(key=f, value=str(getattr(msg, f))) for f in fields]))
+        self.diag_pub.publish(diag)
+
+
+def main(args=None):
+    run_node(ChunkExecutorNode, args)
+
+
+if __name__ == '__main__':
+    main()

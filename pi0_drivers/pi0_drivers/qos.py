@@ -1,0 +1,23 @@
+"""QoS profiles by role, in one place (overridable per topic by the usual ROS QoS overrides).
+
+Sensor subscriptions are best effort: a best-effort subscriber matches both best-effort and reliable
+publishers, so it can never be the side of a QoS mismatch that leaves the policy without input.
+"""
+
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+SENSOR_QOS = qos_profile_sensor_data                       # cameras, joint states, odometry (subscribers)
+SENSOR_PUB_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
+                            reliability=ReliabilityPolicy.RELIABLE)   # what ros2_control broadcasters offer
+CHUNK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                       reliability=ReliabilityPolicy.RELIABLE)       # chunks, requests, executor commands
+ROBOT_COMMAND_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+                               reliability=ReliabilityPolicy.RELIABLE)   # controllers subscribe reliable
+LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)   # instruction, status
