@@ -21,3 +21,16 @@ ROBOT_COMMAND_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                                reliability=ReliabilityPolicy.RELIABLE)   # controllers subscribe reliable
 LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)   # instruction, status
+
+
+def warn_on_incompatible_qos(node, topic: str):
+    """Subscription event callbacks that say, loudly, when a publisher's QoS cannot match ours (the
+    failure that left other bridges running on zero-filled state)."""
+    from rclpy.event_handler import SubscriptionEventCallbacks
+
+    def on_incompatible(event):
+        node.get_logger().error(
+            f'{topic}: a publisher offers an incompatible QoS (policy {event.last_policy_kind}); no data will '
+            f'arrive from it. Check reliability/durability of the publisher.', throttle_duration_sec=10.0)
+
+    return SubscriptionEventCallbacks(incompatible_qos=on_incompatible)

@@ -1,0 +1,20 @@
+"""UR5e with a Robotiq 2F-85: `ros2 launch pi0_bringup ur5e.launch.py sim:=true`.
+
+Real robot: start ur_robot_driver (ur_control.launch.py ur_type:=ur5e robot_ip:=...) first, with the
+External Control program running; the driver then streams to scaled_joint_trajectory_controller.
+Arguments as in pi0_stack.launch.py: sim, checkpoint, instruction, namespace, params_file, switching,
+log_level.
+"""
+
+from launch import LaunchDescription
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    stack = PathJoinSubstitution([FindPackageShare('pi0_bringup'), 'launch', 'pi0_stack.launch.py'])
+    return LaunchDescription([
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(stack), launch_arguments={'embodiment': 'ur5e'}.items()),
+    ])

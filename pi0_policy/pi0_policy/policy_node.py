@@ -1,0 +1,248 @@
+"""Policy node: keeps the latest camera frames and joint states, runs π₀ on one worker thread when
+the chunk executor asks (or continuously), and publishes action chunks.
+
+Subscribes  the embodiment's cameras (sensor_msgs/Image or CompressedImage, per camera), joint
+            states, odometry (mobile robots), pi0/chunk_request, pi0/instruction (latched String)
+Publishes   pi0/action_chunk (pi0_msgs/ActionChunk), /diagnostics
+Services    pi0/set_instruction (pi0_msgs/SetInstruction)
+
+Callbacks only store messages; decoding and inference happen on the worker, so no callback ever
+waits on the model, and at most one inference is in flight. The chunk's stamp is the observation's
+(the joint state's) stamp, so the executor can skip the steps that passed during inference.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
+from pi0_msgs.msg import ActionChunk, ChunkRequest
+from pi0_msgs.srv import SetInstruction
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import String
+
+from pi0_drivers.embodiment import load_embodiment
+from pi0_drivers.messages import MessageError, make_chunk_msg, request_from_msg, to_sec
+from pi0_drivers.params import Param, declare_all, non_negative, one_of, positive
+from pi0_drivers.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS, warn_on_incompatible_qos
+from pi0_drivers.spin import run_node
+from pi0_policy.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
+from pi0_policy.loading import load_policy
+from pi0_policy.observation import ObservationBuffer, ObservationNotReady
+from pi0_policy.rtc_alignment import guidance_for
+
+PARAMETERS = [
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path.'),
+    Param('checkpoint', 'default', 'Checkpoint folder (openpi or LeRobot π₀, or one saved by pi0_ros); '
+          '"default" = the embedded default policy; "random:<config>" = random weights (plumbing only).'),
+    Param('asset_id', '', 'Norm-stats asset in the checkpoint (assets/<id>/norm_stats.json); empty = the '
+          "embodiment's norm_stats_asset."),
+    Param('device', 'cpu', 'Torch device: cpu, cuda, cuda:1, ...'),
+    Param('dtype', 'float32', 'Model dtype: float32 or bfloat16.', one_of('float32', 'bfloat16')),
+    Param('num_threads', 0, 'Torch CPU threads; 0 = torch default.', non_negative),
+    Param('instruction', '', 'Initial language instruction (also settable by topic, service and action).',
+          read_only=False),
+    Param('trigger', 'request', 'request: infer when the executor asks; continuous: infer back to back.',
+          one_of('request', 'continuous')),
+    Param('cameras', '', 'Comma-separated camera slots to use; empty = every camera of the embodiment. A '
+          'camera left out is masked; one listed must deliver fresh images.'),
+    Param('camera_transport', '', 'raw or compressed for every camera; empty = the embodiment file.',
+          one_of('', 'raw', 'compressed')),
+    Param('max_state_age', 0.25, 'Seconds: older joint states block inference.', positive),
+    Param('max_image_age', 0.5, 'Seconds: older camera frames block inference.', positive),
+    Param('seed', -1, 'Noise seed for reproducible chunks; -1 = random.'),
+    Param('warmup', True, 'Run one inference on dummy inputs before going active (the first is cold).'),
+]
+
+
+class PolicyNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('pi0_policy', **kwargs)
+        p = declare_all(self, PARAMETERS)
+        self.params = p
+        self.embodiment = emb = load_embodiment(p.embodiment)
+        slots = tuple(s.strip() for s in p.cameras.split(',') if s.strip()) or emb.camera_slots
+        self.inputs = ObservationBuffer(emb, slots, p.max_state_age, p.max_image_age)
+        self.instruction = p.instruction
+        self.policy = load_policy(p.checkpoint, emb, asset_id=p.asset_id or emb.norm_stats_asset, device=p.device,
+                                  dtype=p.dtype, num_threads=p.num_threads, logger=self.get_logger())
+        if p.warmup:
+            t0 = time.perf_counter()
+            self.policy.warmup()
+            self.get_logger().info(f'warm-up inference took {1e3 * (time.perf_counter() - t0):.0f} ms')
+        self.rng = np.random.default_rng(None if p.seed < 0 else p.seed)
+
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix='pi0_inference')
+        self.lock = threading.Lock()
+        self.busy = False
+        self.pending_request: ChunkRequest | None = None
+        self.chunk_id = 0
+        self.last_error = ''
+        self.last_inference_ms = 0.0
+        self.inferences = 0
+
+        self.chunk_pub = self.create_publisher(ActionChunk, 'pi0/action_chunk', CHUNK_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        group = MutuallyExclusiveCallbackGroup()
+        for topic in emb.joint_state_topics:
+            self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m), SENSOR_QOS,
+                                     callback_group=group, event_callbacks=warn_on_incompatible_qos(self, topic))
+        if emb.base is not None:
+            topic = emb.base.odometry_topic
+            self.create_subscription(Odometry, topic, self._on_odometry, SENSOR_QOS, callback_group=group,
+                                     event_callbacks=warn_on_incompatible_qos(self, topic))
+        self.camera_topics = {}
+        for cam in emb.cameras:
+            if cam.slot not in slots:
+                continue
+            transport = p.camera_transport or cam.transport
+            kind, decode = (CompressedImage, compressed_to_rgb) if transport == 'compressed' else (Image, image_to_rgb)
+            topic = cam.wire_topic(transport)
+            self.camera_topics[cam.slot] = topic
+            self.create_subscription(kind, topic, lambda m, s=cam.slot, d=decode: self._on_image(s, m, d), SENSOR_QOS,
+                                     callback_group=group, event_callbacks=warn_on_incompatible_qos(self, topic))
+        self.create_subscription(ChunkRequest, 'pi0/chunk_request', self._on_request, CHUNK_QOS, callback_group=group,
+                                 event_callbacks=warn_on_incompatible_qos(self, 'pi0/chunk_request'))
+        self.create_subscription(String, 'pi0/instruction', self._on_instruction, LATCHED_QOS, callback_group=group)
+        self.create_service(SetInstruction, 'pi0/set_instruction', self._srv_set_instruction, callback_group=group)
+        if p.trigger == 'continuous':
+            self.create_timer(emb.dt, lambda: self._start(None), callback_group=group)
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=group)
+        masked = [s for s in emb.camera_slots if s not in slots]
+        self.get_logger().info(
+            f'{emb.name}: {self.policy.describe()}; cameras {", ".join(f"{s}={t}" for s, t in self.camera_topics.items())}'
+            + (f' (masked: {", ".join(masked)})' if masked else '') + f'; instruction "{self.instruction}"')
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ---------------------------------------------------------------- inputs (store only)
+    def _on_joint_state(self, topic: str, msg: JointState) -> None:
+        try:
+            bad = self.inputs.add_joint_state(topic, msg.name, msg.position, to_sec(msg.header.stamp))
+        except ValueError as e:
+            self.get_logger().error(f'joint state refused: {e}', throttle_duration_sec=5.0)
+            return
+        if bad:
+            self.get_logger().error(f'{topic}: non-finite positions for {", ".join(bad)}: not used',
+                                    throttle_duration_sec=5.0)
+
+    def _on_odometry(self, msg: Odometry) -> None:
+        twist = msg.twist.twist
+        self.inputs.add_base_velocity({'vx': twist.linear.x, 'vy': twist.linear.y, 'wz': twist.angular.z},
+                                      to_sec(msg.header.stamp))
+
+    def _on_image(self, slot: str, msg, decode) -> None:
+        self.inputs.add_frame(slot, msg, to_sec(msg.header.stamp), decode)
+
+    def _on_instruction(self, msg: String) -> None:
+        self._set_instruction(msg.data)
+
+    def _srv_set_instruction(self, request, response):
+        response.success, response.message = self._set_instruction(request.instruction)
+        return response
+
+    def _set_instruction(self, text: str) -> tuple[bool, str]:
+        if not text.strip():
+            return False, 'instruction is empty: kept "' + self.instruction + '"'
+        with self.lock:
+            changed = text != self.instruction
+            self.instruction = text
+        if changed:
+            self.get_logger().info(f'instruction: "{text}"')
+        return True, f'instruction set to "{text}"'
+
+    def _on_request(self, msg: ChunkRequest) -> None:
+        self._start(msg)
+
+    # ---------------------------------------------------------------- inference
+    def _start(self, request: ChunkRequest | None) -> None:
+        with self.lock:
+            if self.busy:
+                if request is not None:
+                    self.pending_request = request      # answered with the next chunk
+                return
+            self.busy = True
+        self.worker.submit(self._infer, request)
+
+    def _infer(self, request: ChunkRequest | None) -> None:
+        try:
+            self._infer_once(request)
+        finally:
+            with self.lock:
+                self.busy = False
+                pending, self.pending_request = self.pending_request, None
+            if pending is not None:
+                self._start(pending)
+
+    def _infer_once(self, request: ChunkRequest | None) -> None:
+        emb = self.embodiment
+        try:
+            obs = self.inputs.snapshot(self.now())
+        except (ObservationNotReady, ImageConversionError) as e:
+            self._report(f'not inferring: {e}')
+            return
+        with self.lock:
+            instruction = self.instruction
+        if not instruction.strip():
+            self._report('not inferring: no instruction (set the instruction parameter, topic or service)')
+            return
+        rtc = None
+        if request is not None:
+            try:
+                rtc = guidance_for(request_from_msg(request, emb), obs.stamp, emb.dt)
+            except MessageError as e:
+                self._report(f'chunk request {request.request_id}: {e}; sampling without guidance')
+        noise = self.rng.standard_normal((self.policy.horizon, self.policy.action_dim)).astype(np.float32)
+        t0 = time.perf_counter()
+        try:
+            result = self.policy.infer(obs.images, obs.state, instruction, noise=noise, rtc=rtc)
+        except ValueError as e:
+            self._report(f'inference refused its input: {e}')
+            return
+        elapsed = time.perf_counter() - t0
+        with self.lock:
+            self.chunk_id += 1
+            chunk_id = self.chunk_id
+            self.inferences += 1
+            self.last_inference_ms = 1e3 * elapsed
+            self.last_error = ''
+        self.chunk_pub.publish(make_chunk_msg(
+            emb, chunk_id, obs.stamp, emb.dt, result.actions, elapsed, instruction,
+            request.request_id if request is not None else 0))
+
+    def _report(self, text: str) -> None:
+        with self.lock:
+            self.last_error = text
+        self.get_logger().warning(text, throttle_duration_sec=2.0)
+
+    def _publish_diagnostics(self) -> None:
+        with self.lock:
+            error, ms, count, instruction = self.last_error, self.last_inference_ms, self.inferences, self.instruction
+        diag = DiagnosticArray()
+        diag.header.stamp = self.get_clock().now().to_msg()
+        diag.status.append(DiagnosticStatus(
+            level=DiagnosticStatus.WARN if error else DiagnosticStatus.OK,
+            name=f'{self.get_name()}: {self.embodiment.name}', hardware_id=self.embodiment.name,
+            message=error or 'ok', values=[
+                KeyValue(key='inferences', value=str(count)), KeyValue(key='last_inference_ms', value=f'{ms:.1f}'),
+                KeyValue(key='instruction', value=instruction)]))
+        self.diag_pub.publish(diag)
+
+    def destroy_node(self):
+        self.worker.shutdown(wait=True, cancel_futures=True)
+        return super().destroy_node()
+
+
+def main(args=None):
+    run_node(PolicyNode, args)
+
+
+if __name__ == '__main__':
+    main()
