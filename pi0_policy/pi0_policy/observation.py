@@ -23,7 +23,7 @@ from pi0_drivers.embodiment import Embodiment, MissingJointsError
 from pi0_drivers.joint_states import JointStateCache
 
 
-class ObservationNotReady(Exception):
+class ObservationNotReadyError(Exception):
     """Inference must wait; the text says for what."""
 
 
@@ -78,23 +78,23 @@ class ObservationBuffer:
         """The current observation, decoded.
 
         Raises:
-            ObservationNotReady: an input is missing or stale (the text names it).
+            ObservationNotReadyError: an input is missing or stale (the text names it).
             ImageConversionError: a frame cannot be decoded.
         """
         with self._lock:
             try:
                 state, stamp = self.joints.state(require_base=True)
             except MissingJointsError as e:
-                raise ObservationNotReady(str(e)) from None
+                raise ObservationNotReadyError(str(e)) from None
             frames = dict(self._frames)
         if now - stamp > self.max_state_age:
-            raise ObservationNotReady(f'joint state is {now - stamp:.3f} s old (max {self.max_state_age:g} s)')
+            raise ObservationNotReadyError(f'joint state is {now - stamp:.3f} s old (max {self.max_state_age:g} s)')
         missing = [s for s in self.camera_slots if s not in frames]
         if missing:
-            raise ObservationNotReady(f'no image yet from camera(s) {", ".join(missing)}')
+            raise ObservationNotReadyError(f'no image yet from camera(s) {", ".join(missing)}')
         for slot in self.camera_slots:
             age = now - frames[slot].stamp
             if age > self.max_image_age:
-                raise ObservationNotReady(f'camera {slot} image is {age:.3f} s old (max {self.max_image_age:g} s)')
+                raise ObservationNotReadyError(f'camera {slot} image is {age:.3f} s old (max {self.max_image_age:g} s)')
         images = {slot: frames[slot].decode(frames[slot].msg) for slot in self.camera_slots}
         return Observation(stamp, state, images, {s: frames[s].stamp for s in self.camera_slots})

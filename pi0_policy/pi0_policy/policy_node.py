@@ -34,7 +34,7 @@ from pi0_drivers.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS, warn_on_incompat
 from pi0_drivers.spin import run_node
 from pi0_policy.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from pi0_policy.loading import load_policy
-from pi0_policy.observation import ObservationBuffer, ObservationNotReady
+from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError
 from pi0_policy.rtc_alignment import guidance_for
 
 PARAMETERS = [
@@ -115,8 +115,9 @@ class PolicyNode(Node):
             self.create_timer(emb.dt, lambda: self._start(None), callback_group=group)
         self.create_timer(1.0, self._publish_diagnostics, callback_group=group)
         masked = [s for s in emb.camera_slots if s not in slots]
+        cameras = ', '.join(f'{s}={t}' for s, t in self.camera_topics.items())
         self.get_logger().info(
-            f'{emb.name}: {self.policy.describe()}; cameras {", ".join(f"{s}={t}" for s, t in self.camera_topics.items())}'
+            f'{emb.name}: {self.policy.describe()}; cameras {cameras}'
             + (f' (masked: {", ".join(masked)})' if masked else '') + f'; instruction "{self.instruction}"')
 
     def now(self) -> float:
@@ -185,7 +186,7 @@ class PolicyNode(Node):
         emb = self.embodiment
         try:
             obs = self.inputs.snapshot(self.now())
-        except (ObservationNotReady, ImageConversionError) as e:
+        except (ObservationNotReadyError, ImageConversionError) as e:
             self._report(f'not inferring: {e}')
             return
         with self.lock:

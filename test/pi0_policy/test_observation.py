@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pi0_drivers.embodiment import load_embodiment
-from pi0_policy.observation import ObservationBuffer, ObservationNotReady
+from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError
 
 UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',
              'wrist_3_joint', 'robotiq_85_left_knuckle_joint']
@@ -41,7 +41,7 @@ def test_missing_joint_is_refused_not_zero_filled(buf):
     buf.add_joint_state('joint_states', UR_JOINTS[:-2], [0.1] * 5, 10.0)
     buf.add_frame('base', 1, 10.0, image)
     buf.add_frame('left_wrist', 2, 10.0, image)
-    with pytest.raises(ObservationNotReady, match='wrist_3_joint.*robotiq_85_left_knuckle_joint'):
+    with pytest.raises(ObservationNotReadyError, match='wrist_3_joint.*robotiq_85_left_knuckle_joint'):
         buf.snapshot(10.05)
 
 
@@ -55,17 +55,17 @@ def test_older_joint_state_does_not_overwrite_a_newer_one(buf):
 @pytest.mark.parametrize('now, reason', [(10.3, 'joint state is'), ])
 def test_stale_state_blocks_inference(buf, now, reason):
     fill(buf)
-    with pytest.raises(ObservationNotReady, match=reason):
+    with pytest.raises(ObservationNotReadyError, match=reason):
         buf.snapshot(now)
 
 
 def test_missing_or_stale_camera_blocks_inference(buf):
     buf.add_joint_state('joint_states', UR_JOINTS, [0.0] * 7, 10.0)
     buf.add_frame('base', 1, 10.0, image)
-    with pytest.raises(ObservationNotReady, match='left_wrist'):
+    with pytest.raises(ObservationNotReadyError, match='left_wrist'):
         buf.snapshot(10.05)
     buf.add_frame('left_wrist', 2, 9.0, image)
-    with pytest.raises(ObservationNotReady, match='left_wrist image is 1.050 s old'):
+    with pytest.raises(ObservationNotReadyError, match='left_wrist image is 1.050 s old'):
         buf.snapshot(10.05)
 
 
@@ -89,7 +89,7 @@ def test_mobile_robot_needs_odometry():
         buf.add_joint_state(arm.joint_state_topic, [j.name for j in arm.joints] + ['left_finger'],
                             [0.0] * 6 + [0.05], 10.0)
     buf.add_frame('base', 1, 10.0, image)
-    with pytest.raises(ObservationNotReady, match='mobile_base/odom'):
+    with pytest.raises(ObservationNotReadyError, match='mobile_base/odom'):
         buf.snapshot(10.05)
     buf.add_base_velocity({'vx': 0.3, 'vy': 0.0, 'wz': -0.1}, 10.0)
     state = buf.snapshot(10.05).state
