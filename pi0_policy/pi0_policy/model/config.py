@@ -50,7 +50,7 @@ class Pi0Config:
 
     # Inputs and outputs. State and actions are zero-padded to these dims (openpi checkpoints: 32).
     action_dim: int = 32
-    state_dim: int | None = None  # None: same as action_dim
+    state_dim: int | None = None  # None: same as action_dim (resolved here; replace() both to change them)
     action_horizon: int = 50
     max_token_len: int = 48
     num_cameras: int = 3
@@ -139,7 +139,7 @@ def _check_enums(c: Pi0Config) -> str | None:
 _CHECKS = (_check_image, _check_experts, _check_io, _check_enums)
 
 # Vocabulary of the small SentencePiece model in tokenizer_assets (build_tiny_tokenizer.py).
-TINY_VOCAB_SIZE = 1024
+TINY_VOCAB_SIZE = 768
 
 _CONFIGS = {
     "pi0": Pi0Config(),

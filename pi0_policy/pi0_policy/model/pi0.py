@@ -104,6 +104,11 @@ class VisionTower(nn.Module):
         self.encoder = SiglipEncoder(hf)
         self.post_layernorm = nn.LayerNorm(c.vision_width, eps=1e-6)
 
+    def reset_buffers(self) -> None:
+        """Refill the (non-persistent) patch position ids, e.g. after ``to_empty``."""
+        ids = self.embeddings.position_ids
+        ids.copy_(torch.arange(ids.shape[-1], device=ids.device).expand_as(ids))
+
     def forward(self, pixels: Tensor) -> Tensor:
         """[N, 3, H, W] in [-1, 1] -> [N, (H/p)*(W/p), vision_width]."""
         # The patch conv and position add run in the embedding's dtype (float32 in bf16 models, as JAX).
