@@ -131,3 +131,28 @@ def save_norm_stats(path: str | Path, stats: dict[str, NormStats]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"norm_stats": {k: v.to_dict() for k, v in stats.items()}}, indent=2))
     return path
+
+
+# LeRobot keeps the dataset statistics of its normaliser step in a safetensors file beside the model,
+# with flat keys "<feature>.<stat>" (``processor/normalize_processor.py`` ``state_dict``).
+LEROBOT_STATS_GLOB = "policy_preprocessor*normalizer_processor.safetensors"
+LEROBOT_FEATURES = {"state": "observation.state", "actions": "action"}
+
+
+def load_lerobot_norm_stats(folder: str | Path) -> dict[str, NormStats]:
+    """Read the state/action statistics of a LeRobot checkpoint folder's normaliser file."""
+    from safetensors.numpy import load_file
+
+    files = sorted(Path(folder).glob(LEROBOT_STATS_GLOB))
+    if not files:
+        raise FileNotFoundError(f"no {LEROBOT_STATS_GLOB} in {folder}")
+    flat = load_file(str(files[0]))
+    stats = {}
+    for ours, theirs in LEROBOT_FEATURES.items():
+        fields = {s: flat.get(f"{theirs}.{s}") for s in ("mean", "std", "q01", "q99")}
+        if fields["mean"] is None or fields["std"] is None:
+            raise ValueError(f"{files[0]}: no {theirs}.mean / {theirs}.std")
+        if fields["q01"] is None or fields["q99"] is None:
+            fields["q01"] = fields["q99"] = None
+        stats[ours] = NormStats(**{k: None if v is None else v.reshape(-1) for k, v in fields.items()})
+    return stats
