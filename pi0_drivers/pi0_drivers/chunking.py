@@ -1,7 +1,9 @@
 """Chunk timing maths: where a chunk says the robot should be at time t, and how to switch chunks.
 
 Timing semantics (DESIGN.md section 7): a chunk's step k is due at ``stamp + k * dt``, where the
-stamp is the acquisition time of the observation the policy saw. Sampling a chunk at the current
+stamp is the acquisition time of the observation the policy saw. "Due" means commanded then: as in
+openpi's runtime and in recorded data, the action at time t is the command issued at t, which the
+controller reaches one step later. Sampling a chunk at the current
 time therefore skips the steps whose time passed during inference (latency compensation). Between
 steps the target is interpolated linearly, so a controller ticking off the chunk's grid still gets
 a target that is exact on the grid and continuous between.

@@ -68,7 +68,9 @@ class ExecutorConfig:
 
 @dataclass
 class Command:
-    """One tick's output. Row i of positions is due at stamp + i * dt."""
+    """One tick's output. Row i of positions is the command for the interval starting at stamp + i * dt
+    (as in openpi's runtime and the recorded datasets: the action at time t is the command issued at t,
+    which the controller reaches one step later)."""
 
     mode: int
     stamp: float
@@ -183,7 +185,7 @@ class ChunkExecutor:
             return False, (f'chunk {chunk_id} refused: stamped {stamp - now:.3f} s in the future '
                            f'(clocks of policy and executor disagree?)')
         last_step = cfg.executed_steps - 1 + cfg.overrun_steps
-        if now + cfg.dt > stamp + last_step * dt + _EPS:
+        if now > stamp + last_step * dt + _EPS:
             return False, (f'chunk {chunk_id} refused: stale, its observation is {now - stamp:.3f} s old '
                            f'and every step it may execute is past')
         current = self.blender.current
@@ -192,7 +194,7 @@ class ChunkExecutor:
                            f'the chunk being executed ({current.stamp:.3f})')
         ref = self.reference
         if ref is not None:
-            first = Chunk(chunk_id, stamp, dt, actions, now).at(now + cfg.dt)
+            first = Chunk(chunk_id, stamp, dt, actions, now).at(now)
             jump = largest_jump(first, ref, self.limits, cfg.max_joint_jump, cfg.max_gripper_jump)
             if jump is not None:
                 name, size, allowed = jump
@@ -232,13 +234,13 @@ class ChunkExecutor:
 
     # ---------------------------------------------------------------- per tick
     def tick(self, now: float) -> Command | None:
-        """The command for this tick (rows due at now + dt, now + 2 dt, ...), or None when nothing is
-        known about the robot yet (no command, no measured state): then nothing may be sent."""
+        """The command issued at this tick (row i for now + i dt), or None when nothing is known about
+        the robot yet (no command, no measured state): then nothing may be sent."""
         cfg = self.config
         self.stats.ticks += 1
         chunk = self.blender.current
         if self.state == 'active' and chunk is not None:
-            if chunk.step_index(now + cfg.dt) > cfg.executed_steps - 1 + cfg.overrun_steps + _EPS:
+            if chunk.step_index(now) > cfg.executed_steps - 1 + cfg.overrun_steps + _EPS:
                 self.state = 'holding'
                 self.stats.watchdog_holds += 1
             else:
@@ -247,15 +249,15 @@ class ChunkExecutor:
 
     def _follow(self, now: float, chunk: Chunk) -> Command:
         cfg = self.config
-        rows = self.blender.targets(now + cfg.dt, cfg.lookahead_points, cfg.dt)
+        rows = self.blender.targets(now, cfg.lookahead_points, cfg.dt)
         start = self.reference if self.reference is not None else rows[0]
         limited = limit_trajectory(rows, start, self.limits, cfg.dt)
         if self._executing_id != chunk.chunk_id:
             self._executing_id = chunk.chunk_id
             self.stats.chunks_executed += 1
-            self.stats.steps_skipped += max(0, int(math.floor(chunk.step_index(now + cfg.dt) + _EPS)))
+            self.stats.steps_skipped += max(0, int(math.floor(chunk.step_index(now) + _EPS)))
         self._last_command = limited[0].copy()
-        return Command(MODE_ACTIVE, now + cfg.dt, cfg.dt, limited, chunk.chunk_id)
+        return Command(MODE_ACTIVE, now, cfg.dt, limited, chunk.chunk_id)
 
     def _hold(self, now: float) -> Command | None:
         cfg = self.config
@@ -267,7 +269,7 @@ class ChunkExecutor:
         held = limit_trajectory(target[None, :], ref, self.limits, cfg.dt)[0]
         self._last_command = held
         mode = MODE_ESTOP if self.state == 'estop' else MODE_HOLD
-        return Command(mode, now + cfg.dt, cfg.dt, held[None, :], 0)
+        return Command(mode, now, cfg.dt, held[None, :], 0)
 
     # ---------------------------------------------------------------- asking for chunks
     def want_request(self, now: float) -> bool:
@@ -296,7 +298,7 @@ class ChunkExecutor:
         latency = self.latency.estimate or 0.0
         delay = int(math.ceil(latency / cfg.dt - _EPS))
         committed = np.zeros((0, self.embodiment.valid_dims))
-        start = now + cfg.dt
+        start = now + cfg.dt                      # this tick's command has gone out already
         if cfg.switching == 'rtc' and self.state == 'active' and self.blender.current is not None:
             count = delay + cfg.rtc_execution_horizon
             rows = self.blender.targets(start, count, cfg.dt)

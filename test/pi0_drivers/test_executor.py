@@ -45,18 +45,18 @@ def test_latency_compensation_skips_the_steps_that_passed(emb):
     ok, _ = ex.offer_chunk(1, stamp, DT, home_chunk(emb, slope=0.01), now=stamp + 0.2)
     assert ok
     cmd = ex.tick(stamp + 0.2)
-    # the first row is due one tick later, at stamp + 0.25 = step 5
-    assert cmd.mode == MODE_ACTIVE and cmd.stamp == pytest.approx(stamp + 0.25)
-    assert cmd.positions[0, 0] == pytest.approx(emb.home[0] + 0.05)
-    assert cmd.positions[:, 0] == pytest.approx(emb.home[0] + 0.01 * np.arange(5, 10))
-    assert ex.stats.steps_skipped == 5
+    # 0.2 s passed during inference: the command issued now is step 4, steps 0-3 are skipped
+    assert cmd.mode == MODE_ACTIVE and cmd.stamp == pytest.approx(stamp + 0.2)
+    assert cmd.positions[0, 0] == pytest.approx(emb.home[0] + 0.04)
+    assert cmd.positions[:, 0] == pytest.approx(emb.home[0] + 0.01 * np.arange(4, 9))
+    assert ex.stats.steps_skipped == 4
 
 
 def test_watchdog_holds_when_no_fresh_chunk_comes(emb):
     ex = make_executor(emb)
     ex.offer_chunk(1, 100.0, DT, home_chunk(emb, slope=0.002), now=100.05)
     # executed steps 0..15 plus 4 overrun steps: step 19 is the last one followed
-    last_active = 100.0 + 19 * DT - DT
+    last_active = 100.0 + 19 * DT
     assert ex.tick(last_active).mode == MODE_ACTIVE
     held = ex.tick(last_active + DT)
     assert held.mode == MODE_HOLD and ex.state == 'holding' and ex.stats.watchdog_holds == 1

@@ -2,10 +2,11 @@
 
 Arm, two modes (interface.mode):
     trajectory        trajectory_msgs/JointTrajectory to <controller>/joint_trajectory. Each command
-                      becomes one short segment: header.stamp = 0 ("start now"), point i at
-                      time_from_start = its due time - now, never 0 (a first point at 0 makes the
-                      controller step), strictly increasing. A new trajectory replaces the previous one,
-                      so re-sending every tick keeps the controller on the latest plan.
+                      becomes one short segment: header.stamp = 0 ("start now"); row i, commanded for
+                      the interval from stamp + i dt, is reached at its end: time_from_start =
+                      stamp + (i + 1) dt - now, never 0 (a first point at 0 makes the controller
+                      step), strictly increasing. A new trajectory replaces the previous one, so
+                      re-sending every tick keeps the controller on the latest plan.
     forward_position  std_msgs/Float64MultiArray to forward_position_controller/commands, this tick's
                       target only (the robot runs it as servoj).
 Gripper (interface.gripper_mode):
@@ -32,12 +33,12 @@ GRIPPER_GOAL_DEADBAND = 0.02  # strokes: resend a gripper goal only when the tar
 
 
 def trajectory_times(stamp: float, dt: float, count: int, now: float) -> list[float]:
-    """time_from_start of each point: its due time minus now, at least MIN_LEAD_FRACTION dt for the
-    first, and strictly increasing by at least that much after."""
+    """time_from_start of each point: the end of its interval (stamp + (i + 1) dt) minus now, at least
+    MIN_LEAD_FRACTION dt for the first, and strictly increasing by at least that much after."""
     lead = MIN_LEAD_FRACTION * dt
     times, previous = [], 0.0
     for i in range(count):
-        t = max(stamp + i * dt - now, previous + lead)
+        t = max(stamp + (i + 1) * dt - now, previous + lead)
         times.append(t)
         previous = t
     return times
