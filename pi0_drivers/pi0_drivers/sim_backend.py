@@ -13,6 +13,7 @@ from nav_msgs.msg import Odometry
 from PIL import Image as PILImage
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_srvs.srv import Trigger
 
 from pi0_drivers.embodiment import Embodiment
 from pi0_drivers.messages import to_time_msg
@@ -57,12 +58,20 @@ class SimBackend:
             kind = CompressedImage if transport == 'compressed' else Image
             self.cameras.append((cam, transport, node.create_publisher(kind, cam.wire_topic(transport),
                                                                        SENSOR_PUB_QOS)))
+        node.create_service(Trigger, 'sim/reset', self._on_reset)
         # Stepping and rendering get a group each: rendering must not delay the joint states.
         node.create_timer(1.0 / state_rate_hz, self._on_step, callback_group=MutuallyExclusiveCallbackGroup())
         node.create_timer(1.0 / camera_rate_hz, self._on_render, callback_group=MutuallyExclusiveCallbackGroup())
 
     def now(self) -> float:
         return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def _on_reset(self, _request, response):
+        """sim/reset: joints home, base at the origin, a new scene layout (the next one of the seed)."""
+        with self.lock:
+            self.world.reset(now=self.now())
+        response.success, response.message = True, 'simulation reset'
+        return response
 
     def _on_step(self) -> None:
         now = self.now()
