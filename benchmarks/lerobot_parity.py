@@ -23,7 +23,6 @@ Exit status 1 if any max-abs-diff exceeds --tol (1e-4).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 from pathlib import Path
