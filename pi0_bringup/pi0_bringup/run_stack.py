@@ -29,6 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--switching', default='', help='replace, crossfade, rtc or ensemble')
     ap.add_argument('--plot', default='', help='save commanded vs measured joints to this PNG')
     ap.add_argument('--startup-timeout', type=float, default=120.0, help='seconds to wait for the first chunk')
+    ap.add_argument('--single-process', action='store_true',
+                    help='run the policy node in this process too (default: its own process, as ros2 launch does)')
     return ap.parse_args(argv)
 
 
@@ -36,8 +38,9 @@ def percentile(values, q) -> float:
     return float(np.percentile(values, q)) if len(values) else float('nan')
 
 
-def status_line(elapsed: float, monitor: StackMonitor, instruction: str) -> str:
+def status_line(elapsed: float, monitor: StackMonitor) -> str:
     rec = monitor.snapshot()
+    instruction = rec.chunk_instruction[-1] if rec.chunk_instruction else ''
     s = rec.status
     infer = f'{rec.inference_ms[-1]:5.0f} ms' if rec.inference_ms else '   -- ms'
     if s is None:
@@ -54,26 +57,27 @@ def main(argv=None) -> int:
           flush=True)
     t_start = time.monotonic()
     with Stack(args.embodiment, sim=args.sim, checkpoint=args.checkpoint, instruction=args.instruction,
-               switching=args.switching) as stack:
-        monitor = StackMonitor(stack.executor.embodiment, context=stack.context)
+               switching=args.switching, policy_process=not args.single_process) as stack:
+        embodiment = stack.executor.embodiment
+        monitor = StackMonitor(embodiment, context=stack.context)
         stack.add_node(monitor)
-        instruction = stack.policy.instruction
-        print(f'pi0_ros: nodes up in {time.monotonic() - t_start:.1f} s; policy: {stack.policy.policy.describe()}',
-              flush=True)
+        instruction = stack.params['pi0_policy'].get('instruction', '')
+        print(f'pi0_ros: nodes up in {time.monotonic() - t_start:.1f} s', flush=True)
         deadline = time.monotonic() + args.startup_timeout
         while not monitor.snapshot().chunk_t:
             if time.monotonic() > deadline:
-                print(f'\npi0_ros: no chunk within {args.startup_timeout:g} s: {stack.policy.last_error}')
+                print(f'\npi0_ros: no chunk within {args.startup_timeout:g} s (see the policy node log above)')
                 return 1
             time.sleep(0.1)
         t0 = time.monotonic()
         last_print = 0.0
         while (elapsed := time.monotonic() - t0) < args.duration:
             if interactive or elapsed - last_print >= 5.0:
-                line = status_line(elapsed, monitor, stack.policy.instruction)
+                line = status_line(elapsed, monitor)
                 print(('\r' + line) if interactive else line, end='' if interactive else '\n', flush=True)
                 last_print = elapsed
             time.sleep(0.25)
+        ran_for = time.monotonic() - t0
         rec = monitor.snapshot()
         status = stack.executor.status()
         driver = stack.driver
@@ -83,9 +87,9 @@ def main(argv=None) -> int:
                 task = task_report(driver.sim.world, instruction)
     if interactive:
         print()
-    print_summary(args, rec, status, driver, task, time.monotonic() - t0)
+    print_summary(args, rec, status, driver, task, ran_for)
     if args.plot:
-        path = plot_commanded_vs_measured(rec, stack.executor.embodiment, args.plot,
+        path = plot_commanded_vs_measured(rec, embodiment, args.plot,
                                           title=f'{args.embodiment}: "{instruction}" (chunk switches dashed)')
         print(f'plot: {path}')
     return 0

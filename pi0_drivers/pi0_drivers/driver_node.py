@@ -12,14 +12,13 @@ from __future__ import annotations
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import JointState
 
 from pi0_drivers.embodiment import load_embodiment
 from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
 from pi0_drivers.interfaces.base import InterfaceError
 from pi0_drivers.messages import MessageError, command_from_msg
 from pi0_drivers.params import Param, declare_all, in_range, one_of, positive
-from pi0_drivers.qos import CHUNK_QOS, SENSOR_QOS
+from pi0_drivers.qos import CHUNK_QOS
 from pi0_drivers.spin import run_node
 
 PARAMETERS = [
@@ -78,8 +77,6 @@ class RobotDriverNode(Node):
         self._joint_states_seen = False
         group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS, callback_group=group)
-        for topic in emb.joint_state_topics:
-            self.create_subscription(JointState, topic, self._on_joint_state, SENSOR_QOS, callback_group=group)
         self.create_timer(0.1, self._on_watchdog, callback_group=group)
         self._start = self.now()
         parts = [f'{a.arm.name}: {a.describe()}' for a in self.arms] + [f'base: {b.describe()}' for b in self.bases]
@@ -87,9 +84,6 @@ class RobotDriverNode(Node):
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
-
-    def _on_joint_state(self, _msg: JointState) -> None:
-        self._joint_states_seen = True
 
     def _on_command(self, msg: ExecutorCommand) -> None:
         now = self.now()
@@ -115,10 +109,15 @@ class RobotDriverNode(Node):
             for interface in self.arms + self.bases:
                 interface.on_timeout(now)
         if not self._joint_states_seen and now - self._start > self.params.joint_state_timeout:
-            topics = ', '.join(self.embodiment.joint_state_topics)
+            # The graph tells whether the robot's driver is up, without a 100 Hz subscription here.
+            missing = [t for t in self.embodiment.joint_state_topics if self.count_publishers(t) == 0]
+            self._joint_states_seen = not missing
+            if not missing:
+                return
+            topics = ', '.join(missing)
             hint = self.arms[0].vendor_hint if self.arms else "the robot's driver"
             self.get_logger().warning(
-                f'no joint states on {topics} after {self.params.joint_state_timeout:g} s: start {hint}, '
+                f'nothing publishes {topics} after {self.params.joint_state_timeout:g} s: start {hint}, '
                 f'or launch with sim:=true to run the simulated robot', throttle_duration_sec=30.0)
 
 
