@@ -69,6 +69,15 @@ def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.where(mask[:, None], 0.0, MASK_VALUE).to(dtype)
 
 
+def optional_mask(mask: Tensor, dtype: torch.dtype) -> Tensor | None:
+    """:func:`additive_mask`, or None when every key is visible to every query (a faster attention kernel).
+
+    At batch 1, with absent cameras and prompt padding dropped, the prefix pass, the state token and the
+    Euler steps all see every key they are given.
+    """
+    return None if bool(mask.all()) else additive_mask(mask, dtype)
+
+
 def rope_cos_sin(positions: Tensor, head_dim: int, theta: float, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """RoPE tables for HF's split-halves ``rotate_half`` layout, computed in float32 then cast.
 
@@ -180,8 +189,9 @@ class PrefixCache:
         pad: bool [B, C], False for padding tokens.
         state_token: the embedded state [B, 1, expert_width] when it is *not* folded into the cache
             (openpi's behaviour, kept for the equivalence test); None when it is.
-        step_mask, step_rope: additive mask [B, 1, S, C+S] and RoPE tables of the S suffix tokens that
-            every Euler step runs; they do not change across steps, so they are built once.
+        step_mask, step_rope: additive mask [B, 1, S, C+S] (None when every key is visible) and RoPE tables
+            of the S suffix tokens that every Euler step runs; they do not change across steps, so they are
+            built once.
     """
 
     keys: list[Tensor]
@@ -261,9 +271,13 @@ class Pi0Model(nn.Module):
         x = self.projector(x.to(self.projector.weight.dtype))  # [B*n, T, D]
         return x.unflatten(0, (b, n)).flatten(1, 2)  # [B, n*T, D]
 
-    def embed_prefix(self, images: Tensor, image_masks: Tensor, tokens: Tensor,
-                     token_masks: Tensor) -> tuple[Tensor, Tensor]:
+    def embed_prefix(self, images: Tensor, image_masks: Tensor, tokens: Tensor, token_masks: Tensor,
+                     image_tokens: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Image and language tokens with their padding mask.
+
+        Args:
+            images, image_masks, tokens, token_masks: as in :meth:`sample_actions`.
+            image_tokens: :meth:`encode_images` of ``images`` when already computed (benchmarks time it apart).
 
         Returns:
             (tokens [B, P, llm_width] in compute dtype, pad bool [B, P]), images first, then language.
@@ -274,7 +288,7 @@ class Pi0Model(nn.Module):
         text = self.llm.embed_tokens(tokens) * torch.tensor(self.config.llm_width**0.5, dtype=table.dtype)
         if n == 0:
             return text.to(self.compute_dtype), token_masks
-        image = self.encode_images(images)  # [B, n*T, D]
+        image = self.encode_images(images) if image_tokens is None else image_tokens  # [B, n*T, D]
         image_pad = image_masks[:, :, None].expand(b, n, self.config.tokens_per_image).reshape(b, -1)
         emb = torch.cat([image.to(self.compute_dtype), text.to(self.compute_dtype)], dim=1)  # [B, P, D]
         return emb, torch.cat([image_pad, token_masks], dim=1)
@@ -303,8 +317,8 @@ class Pi0Model(nn.Module):
     # ----------------------------------------------------------------------------------------------
     # The joint transformer
 
-    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
-        """q [B, H, Q, hd], k/v [B, KV, K, hd], additive mask [B, 1, Q, K] -> [B, Q, H*hd]."""
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+        """q [B, H, Q, hd], k/v [B, KV, K, hd], additive mask [B, 1, Q, K] or None -> [B, Q, H*hd]."""
         b, h, q_len, hd = q.shape
         if k.shape[1] != h:  # multi-query: share each K/V head across its query heads (a view, no copy)
             rep = h // k.shape[1]
@@ -317,7 +331,7 @@ class Pi0Model(nn.Module):
         """RoPE (cos, sin) [B, T, head_dim] in compute dtype for int positions [B, T]."""
         return rope_cos_sin(positions, self.config.head_dim, self.config.rope_theta, self.compute_dtype)
 
-    def _transformer(self, streams: list[Tensor | None], rope: tuple[Tensor, Tensor], mask: Tensor,
+    def _transformer(self, streams: list[Tensor | None], rope: tuple[Tensor, Tensor], mask: Tensor | None,
                      past: PrefixCache | None = None, keep_kv: bool = False,
                      ) -> tuple[Tensor | None, list[Tensor], list[Tensor]]:
         """Run the LLM and the expert side by side, attending jointly in every layer.
@@ -325,7 +339,7 @@ class Pi0Model(nn.Module):
         Args:
             streams: [prefix tokens [B, P, D] or None, suffix tokens [B, S, We] or None].
             rope: :meth:`rope` of the positions of the tokens given (not of the cache), [B, P+S, hd].
-            mask: additive mask [B, 1, P+S, len(past)+P+S].
+            mask: additive mask [B, 1, P+S, len(past)+P+S], or None when all keys are visible.
             past: cached keys/values to prepend (read only).
             keep_kv: return this call's keys/values (after RoPE) for caching.
 
@@ -361,7 +375,8 @@ class Pi0Model(nn.Module):
                 rows = present[1:]
                 if not rows:
                     break
-                q, mask = q[:, :, lengths[0]:], mask[:, :, lengths[0]:]
+                q = q[:, :, lengths[0]:]
+                mask = mask[:, :, lengths[0]:] if mask is not None else None
             out = self._attend(q, k, v, mask)  # [B, rows' tokens, H*hd]
             for i, chunk in zip(rows, out.split([xs[i].shape[1] for i in rows], dim=1), strict=True):
                 xs[i] = stacks[i].layers[layer].finish(xs[i], chunk)
@@ -397,7 +412,7 @@ class Pi0Model(nn.Module):
             cache_state: fold the state token into the cache (exact: it only sees the prefix and itself).
         """
         b, p = prefix_pad.shape
-        mask = additive_mask(make_attention_mask(prefix_pad, prefix_pad.new_zeros(p, dtype=torch.long)),
+        mask = optional_mask(make_attention_mask(prefix_pad, prefix_pad.new_zeros(p, dtype=torch.long)),
                              self.compute_dtype)  # [B, 1, P, P]
         positions = torch.cumsum(prefix_pad, dim=1) - 1
         _, keys, values = self._transformer([prefix, None], self.rope(positions), mask, keep_kv=True)
@@ -407,7 +422,7 @@ class Pi0Model(nn.Module):
             cache.state_token = state_token
             return self._prepare_steps(cache, [STATE_BLOCK] + [ACTION_BLOCK] * self.config.action_horizon)
         # The state sees the real prefix tokens and itself; its position follows the last real token.
-        mask = additive_mask(torch.cat([prefix_pad, prefix_pad.new_ones(b, 1)], dim=1)[:, None, :],
+        mask = optional_mask(torch.cat([prefix_pad, prefix_pad.new_ones(b, 1)], dim=1)[:, None, :],
                              self.compute_dtype)  # [B, 1, 1, P+1]
         rope = self.rope(prefix_pad.sum(dim=1, keepdim=True))  # position [B, 1]
         _, state_keys, state_values = self._transformer([None, state_token], rope, mask, cache, keep_kv=True)
@@ -426,7 +441,7 @@ class Pi0Model(nn.Module):
         block_ids = cache.pad.new_tensor(blocks, dtype=torch.long)
         suffix_mask = make_attention_mask(suffix_pad, block_ids)  # [B, S, S]
         cached = cache.pad[:, None, :].expand(b, s, -1)  # [B, S, C]
-        cache.step_mask = additive_mask(torch.cat([cached, suffix_mask], dim=2), self.compute_dtype)
+        cache.step_mask = optional_mask(torch.cat([cached, suffix_mask], dim=2), self.compute_dtype)  # [B,1,S,C+S]
         positions = cache.pad.sum(dim=1, keepdim=True) + torch.arange(s, device=cache.pad.device)[None]
         cache.step_rope = self.rope(positions)  # [B, S, hd]
         return cache
@@ -450,6 +465,20 @@ class Pi0Model(nn.Module):
 
     # ----------------------------------------------------------------------------------------------
     # Public entry points
+
+    def compile_stages(self, mode: str = "default", cuda_graphs: bool = False) -> None:
+        """torch.compile the stages :meth:`sample_actions` runs: image encoder, prefill and one Euler step.
+
+        Args:
+            mode: torch.compile mode for all three ("default", "max-autotune-no-cudagraphs", ...).
+            cuda_graphs: capture the Euler step, which runs 10 times per chunk with fixed shapes, in a CUDA graph
+                (mode "reduce-overhead"). Its output is consumed before the next step replays, as cudagraph
+                trees require.
+        """
+        self.encode_images = torch.compile(self.encode_images, mode=mode)
+        self.prefill = torch.compile(self.prefill, mode=mode)
+        self.denoise_step = torch.compile(self.denoise_step, mode="reduce-overhead" if cuda_graphs else mode)
+        self._cuda_graphs = cuda_graphs
 
     def _check_inputs(self, images: Tensor, image_masks: Tensor, tokens: Tensor, token_masks: Tensor,
                       state: Tensor) -> None:
@@ -516,8 +545,11 @@ class Pi0Model(nn.Module):
         prefix, prefix_pad = self.embed_prefix(images, image_masks, tokens, token_masks)
         if use_cache:
             cache = self.prefill(prefix, prefix_pad, state, cache_state=cache_state)
+            cuda_graphs = getattr(self, "_cuda_graphs", False)
 
             def velocity(x, t):
+                if cuda_graphs:  # the previous step's output is consumed: its graph memory may be reused
+                    torch.compiler.cudagraph_mark_step_begin()
                 return self.denoise_step(cache, x, t)
         else:
 

@@ -84,3 +84,14 @@ def test_short_state_is_zero_padded(micro_model, batch, noise):
     padded = torch.cat([batch["state"][:, :3], torch.zeros(2, micro_model.config.state_dim - 3)], dim=1)
     short = micro_model.sample_actions(**{**batch, "state": batch["state"][:, :3]}, noise=noise)
     torch.testing.assert_close(short, micro_model.sample_actions(**{**batch, "state": padded}, noise=noise))
+
+
+def test_batch_of_one_without_padding_matches_too(micro_model, batch, noise):
+    """At batch 1 every key is visible after compaction, so the unmasked attention kernel runs."""
+    one = {k: v[1:] for k, v in batch.items()}
+    one["image_masks"] = torch.ones_like(one["image_masks"])
+    cached = micro_model.sample_actions(**one, noise=noise[1:])
+    torch.testing.assert_close(cached, micro_model.sample_actions(**one, noise=noise[1:], use_cache=False),
+                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(cached, micro_model.sample_actions(**one, noise=noise[1:], cache_state=False),
+                               rtol=0, atol=1e-5)

@@ -1,0 +1,227 @@
+"""π₀ chunk latency, broken down like the paper's table (arXiv 2410.24164, Table I).
+
+Stages timed separately, the way ``Pi0Model.sample_actions`` runs them: image encoding (SigLIP + projector),
+prefix forward (language embedding, the LLM over the prefix and the state token into the KV cache), and the
+Euler denoising steps (action expert only). Then the whole ``sample_actions`` call with the cache, and
+without it (the full prefix + suffix recomputed at every step), with their ratio; peak memory; a PNG bar chart.
+
+Random weights (latency does not depend on their values). Examples:
+
+    .venv/bin/python benchmarks/model_latency.py --config pi0_tiny
+    .venv/bin/python benchmarks/model_latency.py --config pi0 --dtype bfloat16 --repeats 1 --warmup 0 --no-uncached
+    python benchmarks/model_latency.py --config pi0 --device cuda --dtype bfloat16 --compile --cuda-graphs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "pi0_policy"))  # run from a checkout without installing the package
+
+from pi0_policy.model.config import config_names, get_config  # noqa: E402
+from pi0_policy.model.flow_matching import euler_times  # noqa: E402
+from pi0_policy.model.pi0 import Pi0Model  # noqa: E402
+
+
+def build_model(name: str, device: str, dtype: str | None) -> Pi0Model:
+    """A randomly initialised model built directly on ``device`` (no float32 CPU copy of big models)."""
+    config = get_config(name)
+    if dtype is not None:
+        config = dataclasses.replace(config, dtype=dtype)
+    with torch.device("meta"):
+        model = Pi0Model(config)
+    model.to_empty(device=device)
+    model.vision_tower.reset_buffers()
+    with torch.no_grad():
+        model.apply(model._init_weights)
+    return model.eval()
+
+
+def make_inputs(model: Pi0Model, batch: int, cameras: int, prompt_len: int, device: str) -> dict:
+    """Random images for ``cameras`` present cameras and a prompt of ``prompt_len`` real tokens."""
+    c = model.config
+    tokens = torch.randint(0, c.vocab_size, (batch, c.max_token_len), device=device)
+    token_masks = (torch.arange(c.max_token_len, device=device) < prompt_len)[None].expand(batch, -1)
+    return dict(
+        images=torch.rand(batch, cameras, 3, c.image_size, c.image_size, device=device) * 2 - 1,
+        image_masks=torch.ones(batch, cameras, dtype=torch.bool, device=device),
+        tokens=tokens, token_masks=token_masks.contiguous(),
+        state=torch.randn(batch, c.state_dim, device=device),
+    )  # fmt: skip
+
+
+class Timer:
+    """Wall-clock timing that waits for the GPU before reading the clock."""
+
+    def __init__(self, device: str):
+        self.cuda = torch.device(device).type == "cuda"
+
+    def __call__(self, fn: Callable[[], object]) -> tuple[object, float]:
+        """Run fn once; return (its result, milliseconds)."""
+        if self.cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = fn()
+        if self.cuda:
+            torch.cuda.synchronize()
+        return out, 1e3 * (time.perf_counter() - start)
+
+
+def run_stages(model: Pi0Model, x: dict, noise: torch.Tensor, steps: int, timer: Timer) -> dict[str, float]:
+    """One chunk, stage by stage (same calls as sample_actions, which also drops absent inputs first)."""
+    image_tokens, t_images = timer(lambda: model.encode_images(x["images"]))
+
+    def prefix_forward():
+        prefix, pad = model.embed_prefix(x["images"], x["image_masks"], x["tokens"], x["token_masks"],
+                                         image_tokens=image_tokens)
+        return model.prefill(prefix, pad, x["state"])
+
+    cache, t_prefix = timer(prefix_forward)
+
+    def denoise():
+        sample, dt = noise, -1.0 / steps
+        for t in euler_times(steps):
+            if getattr(model, "_cuda_graphs", False):
+                torch.compiler.cudagraph_mark_step_begin()
+            t_batch = torch.full((noise.shape[0],), t, device=noise.device)
+            sample = sample + dt * model.denoise_step(cache, sample, t_batch)
+        return sample
+
+    _, t_steps = timer(denoise)
+    return {"images": t_images, "prefix": t_prefix, "steps": t_steps}
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """All timings, as medians over the repeats."""
+    torch.set_grad_enabled(False)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cuda = torch.device(args.device).type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.cuda.reset_peak_memory_stats()
+    model = build_model(args.config, args.device, args.dtype)
+    c = model.config
+    if args.compile or args.cuda_graphs:
+        model.compile_stages(mode=args.compile_mode, cuda_graphs=args.cuda_graphs)
+    x = make_inputs(model, args.batch, args.cameras, args.prompt_len or c.max_token_len, args.device)
+    noise = torch.randn(args.batch, c.action_horizon, c.action_dim, device=args.device)
+    timer = Timer(args.device)
+
+    def sample(use_cache: bool):
+        return model.sample_actions(**x, noise=noise, num_steps=args.steps, use_cache=use_cache)
+
+    for _ in range(args.warmup):  # first calls allocate, tune and (with --compile) compile
+        run_stages(model, x, noise, args.steps, timer)
+        sample(True)
+    stages = [run_stages(model, x, noise, args.steps, timer) for _ in range(args.repeats)]
+    cached = [timer(lambda: sample(True))[1] for _ in range(args.repeats)]
+    uncached = []
+    if not args.no_uncached:
+        sample(False)
+        uncached = [timer(lambda: sample(False))[1] for _ in range(args.uncached_repeats or args.repeats)]
+    out = {k: statistics.median(s[k] for s in stages) for k in ("images", "prefix", "steps")}
+    out.update(sample=statistics.median(cached), uncached=statistics.median(uncached) if uncached else None,
+               params=model.num_parameters(), config=c)
+    if cuda:
+        out["peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    else:  # process peak RSS: weights, activations, and the Python/torch runtime itself
+        out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def report(r: dict, args: argparse.Namespace) -> str:
+    """The table, as text."""
+    c = r["config"]
+    mode = "CUDA graphs" if args.cuda_graphs else f"torch.compile {args.compile_mode}" if args.compile else "eager"
+    staged = r["images"] + r["prefix"] + r["steps"]
+    rows = [
+        (f"image encoding ({args.cameras} camera{'s' * (args.cameras != 1)})", r["images"]),
+        ("prefix forward (LLM + state token -> KV cache)", r["prefix"]),
+        (f"denoising, {args.steps} steps (expert only)", r["steps"]),
+        ("  per step", r["steps"] / args.steps),
+        ("total (sum of stages)", staged),
+        ("sample_actions, KV cache", r["sample"]),
+    ]
+    if r["uncached"] is not None:
+        rows.append(("sample_actions, prefix recomputed every step", r["uncached"]))
+    lines = [
+        f"{c.name} on {args.device} ({c.dtype}, {mode}), batch {args.batch}, {args.cameras} cameras, "
+        f"prompt {args.prompt_len or c.max_token_len} tokens, {r['params'] / 1e6:.1f} M params, "
+        f"median of {args.repeats}",
+        f"{'stage':50s} {'ms':>10s}",
+        *[f"{name:50s} {ms:10.2f}" for name, ms in rows],
+    ]
+    if r["uncached"] is not None:
+        lines.append(f"{'KV cache speed-up (uncached / cached)':50s} {r['uncached'] / r['sample']:9.2f}x")
+    peak = "GPU max allocated" if torch.device(args.device).type == "cuda" else "process peak RSS"
+    lines.append(f"{'peak memory (' + peak + ')':50s} {r['peak_mb']:8.0f} MB")
+    return "\n".join(lines)
+
+
+def plot(r: dict, args: argparse.Namespace, path: Path) -> None:
+    """Stacked bars: cached breakdown, and the uncached total beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    left = 0.0
+    for label, key, colour in (("image encoding", "images", "#4c72b0"), ("prefix forward", "prefix", "#dd8452"),
+                               (f"{args.steps} denoising steps", "steps", "#55a868")):
+        ax.barh("KV cache", r[key], left=left, color=colour, label=f"{label} ({r[key]:.1f} ms)")
+        left += r[key]
+    if r["uncached"] is not None:
+        ax.barh("no cache", r["uncached"], color="#8c8c8c",
+                label=f"recompute every step ({r['uncached']:.1f} ms, {r['uncached'] / r['sample']:.1f}x)")
+    c = r["config"]
+    ax.set_xlabel("milliseconds per chunk")
+    ax.set_title(f"{c.name}, {args.device}, {c.dtype}, batch {args.batch}, {args.cameras} cameras")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="pi0_tiny", choices=config_names())
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), help="default: the config's")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--cameras", type=int, default=3, help="present cameras (absent ones are skipped anyway)")
+    p.add_argument("--prompt-len", type=int, help="real prompt tokens (default: config.max_token_len)")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--uncached-repeats", type=int, help="default: --repeats")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--compile", action="store_true", help="torch.compile the stages")
+    p.add_argument("--compile-mode", default="default")
+    p.add_argument("--cuda-graphs", action="store_true", help="capture each Euler step in a CUDA graph")
+    p.add_argument("--no-uncached", action="store_true", help="skip the slow no-cache baseline")
+    p.add_argument("--png", type=Path, help="bar chart path (default: out/model_latency_<config>_<device>.png)")
+    args = p.parse_args()
+    if args.cuda_graphs and torch.device(args.device).type != "cuda":
+        p.error("--cuda-graphs needs --device cuda")
+    result = measure(args)
+    print(report(result, args))
+    png = args.png or ROOT / "out" / f"model_latency_{args.config}_{torch.device(args.device).type}.png"
+    plot(result, args, png)
+    print(f"chart: {png}")
+
+
+if __name__ == "__main__":
+    main()
