@@ -12,3 +12,84 @@ if 'ROS_DOMAIN_ID' not in os.environ:
     # 1..101 are valid Fast DDS domains on Linux; 0 is left to the user's live stacks.
     os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid()).randint(1, 101))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+# ---------------------------------------------------------------- ROS harness for node tests
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+class RosHarness:
+    """A private rclpy context with a background multi-threaded executor, for node-level tests with real
+    DDS between the nodes. ``wait_for`` polls a condition while the executor keeps spinning."""
+
+    def __init__(self):
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=6, context=self.context)
+        self.nodes = []
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self):
+        try:
+            self.executor.spin()
+        except Exception:
+            if self.context.ok():
+                raise
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def node(self, name: str, **kwargs):
+        from rclpy.node import Node
+        return self.add(Node(name, context=self.context, **kwargs))
+
+    def make(self, cls, parameters: dict | None = None, **kwargs):
+        """Construct one of our node classes in this context with parameter overrides."""
+        from rclpy.parameter import Parameter
+        overrides = [Parameter(k, value=v) for k, v in (parameters or {}).items()]
+        return self.add(cls(context=self.context, parameter_overrides=overrides, **kwargs))
+
+    def collect(self, node, msg_type, topic: str, qos=10):
+        """Subscribe and return the list the messages are appended to."""
+        received = []
+        node.create_subscription(msg_type, topic, received.append, qos)
+        return received
+
+    @staticmethod
+    def wait_for(condition, timeout: float = 10.0, interval: float = 0.02) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(interval)
+        return condition()
+
+    def call(self, node, srv_type, name: str, request, timeout: float = 5.0):
+        client = node.create_client(srv_type, name)
+        assert client.wait_for_service(timeout_sec=timeout), f'service {name} not available'
+        future = client.call_async(request)
+        assert self.wait_for(future.done, timeout), f'service {name} did not answer'
+        return future.result()
+
+    def shutdown(self):
+        self.executor.shutdown(timeout_sec=2.0)
+        for node in reversed(self.nodes):
+            node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=5.0)
+
+
+@pytest.fixture
+def ros():
+    harness = RosHarness()
+    yield harness
+    harness.shutdown()

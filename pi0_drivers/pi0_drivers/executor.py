@@ -119,6 +119,7 @@ class ChunkExecutor:
         self._base_idx = np.array(embodiment.base_indices(), dtype=int)
         self._measured: np.ndarray | None = None
         self._last_command: np.ndarray | None = None
+        self._last_command_time: float | None = None
         self._executing_id: int | None = None    # chunk whose first command went out
         self._request_id = 0
         self._request_sent_at: float | None = None
@@ -251,13 +252,20 @@ class ChunkExecutor:
         cfg = self.config
         rows = self.blender.targets(now, cfg.lookahead_points, cfg.dt)
         start = self.reference if self.reference is not None else rows[0]
-        limited = limit_trajectory(rows, start, self.limits, cfg.dt)
+        limited = limit_trajectory(rows, start, self.limits, cfg.dt, self._elapsed(now))
         if self._executing_id != chunk.chunk_id:
             self._executing_id = chunk.chunk_id
             self.stats.chunks_executed += 1
             self.stats.steps_skipped += max(0, int(math.floor(chunk.step_index(now) + _EPS)))
-        self._last_command = limited[0].copy()
+        self._last_command, self._last_command_time = limited[0].copy(), now
         return Command(MODE_ACTIVE, now, cfg.dt, limited, chunk.chunk_id)
+
+    def _elapsed(self, now: float) -> float:
+        """Time since the last command, at most one period: a tick that comes early moves less, so the
+        velocity limits hold in real time; a late one does not catch up."""
+        if self._last_command_time is None:
+            return self.config.dt
+        return min(max(now - self._last_command_time, 0.0), self.config.dt)
 
     def _hold(self, now: float) -> Command | None:
         cfg = self.config
@@ -266,8 +274,8 @@ class ChunkExecutor:
             return None
         target = ref.copy()
         target[self._base_idx] = 0.0              # bases stop; the rate limit sets the deceleration
-        held = limit_trajectory(target[None, :], ref, self.limits, cfg.dt)[0]
-        self._last_command = held
+        held = limit_trajectory(target[None, :], ref, self.limits, cfg.dt, self._elapsed(now))[0]
+        self._last_command, self._last_command_time = held, now
         mode = MODE_ESTOP if self.state == 'estop' else MODE_HOLD
         return Command(mode, now, cfg.dt, held[None, :], 0)
 

@@ -68,17 +68,19 @@ def rate_limit(target: np.ndarray, previous: np.ndarray, limits: Limits, dt: flo
     return previous + np.clip(target - previous, -step, step)
 
 
-def limit_trajectory(rows: np.ndarray, previous: np.ndarray, limits: Limits, dt: float) -> np.ndarray:
+def limit_trajectory(rows: np.ndarray, previous: np.ndarray, limits: Limits, dt: float,
+                     first_dt: float | None = None) -> np.ndarray:
     """Clamp each row to the position limits, then rate-limit row after row starting from previous.
 
     Args:
-        rows: [N, dims] targets, row i due (i + 1) * dt after the state ``previous``.
+        rows: [N, dims] targets, one every dt after the command ``previous``.
         previous: [dims] the last command sent.
+        first_dt: time since ``previous`` was sent, if it differs from dt (an early tick may move less).
     """
     out = np.empty_like(rows, dtype=float)
     prev = np.asarray(previous, dtype=float)
     for i, row in enumerate(rows):
-        prev = rate_limit(clamp_positions(row, limits), prev, limits, dt)
+        prev = rate_limit(clamp_positions(row, limits), prev, limits, dt if i or first_dt is None else first_dt)
         out[i] = prev
     return out
 

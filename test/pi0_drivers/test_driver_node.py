@@ -1,0 +1,104 @@
+"""The UR5e driver node over real DDS: executor commands in, the real UR interface messages out, and the
+simulated robot following them."""
+
+import numpy as np
+import pytest
+from pi0_msgs.msg import ExecutorCommand
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from pi0_drivers.driver_node import RobotDriverNode
+from pi0_drivers.embodiment import load_embodiment
+from pi0_drivers.executor import MODE_ACTIVE, MODE_HOLD, Command
+from pi0_drivers.interfaces.ur import trajectory_times
+from pi0_drivers.messages import command_to_msg, to_sec
+from pi0_drivers.qos import CHUNK_QOS, SENSOR_QOS
+
+UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',
+             'wrist_3_joint']
+
+
+def test_trajectory_times_reach_each_row_at_the_end_of_its_interval():
+    assert trajectory_times(10.0, 0.05, 3, now=10.0) == pytest.approx([0.05, 0.10, 0.15])
+    # a late command still ramps (never a first point at 0) and stays strictly increasing
+    late = trajectory_times(10.0, 0.05, 3, now=10.2)
+    assert late[0] == pytest.approx(0.01) and late[1] > late[0] and late[2] > late[1]
+
+
+def driver(ros, mode='trajectory'):
+    emb = load_embodiment('ur5e')
+    node = ros.make(RobotDriverNode, {'embodiment': 'ur5e', 'sim': True, 'arm_mode': mode})
+    probe = ros.node('probe')
+    out = {
+        'trajectory': ros.collect(probe, JointTrajectory, 'scaled_joint_trajectory_controller/joint_trajectory'),
+        'forward': ros.collect(probe, Float64MultiArray, 'forward_position_controller/commands'),
+        'gripper': ros.collect(probe, Float64MultiArray, 'robotiq_gripper_controller/commands'),
+        'joints': ros.collect(probe, JointState, 'joint_states', SENSOR_QOS),
+    }
+    pub = probe.create_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
+    assert ros.wait_for(lambda: len(out['joints']) > 5, 10)
+    now = lambda: probe.get_clock().now().nanoseconds * 1e-9   # noqa: E731
+    return emb, node, out, pub, now
+
+
+def target_rows(emb, n=4):
+    rows = np.tile(emb.home, (n, 1))
+    rows[:, 0] += 0.02 * np.arange(1, n + 1)
+    rows[:, 6] = 0.5
+    return rows
+
+
+def measured(msg):
+    return dict(zip(msg.name, msg.position, strict=True))
+
+
+def test_trajectory_mode_sends_joint_trajectories_the_sim_follows(ros):
+    emb, node, out, pub, now = driver(ros)
+    for _ in range(20):
+        pub.publish(command_to_msg(Command(MODE_ACTIVE, now(), 0.05, target_rows(emb)), emb))
+        ros.wait_for(lambda: False, 0.05)
+    assert ros.wait_for(lambda: len(out['trajectory']) >= 10, 5)
+    traj = out['trajectory'][-1]
+    assert traj.joint_names == UR_JOINTS
+    assert to_sec(traj.header.stamp) == 0.0                 # "start now"
+    times = [to_sec(p.time_from_start) for p in traj.points]
+    assert times[0] > 0 and all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert [p.positions[0] for p in traj.points] == pytest.approx(target_rows(emb)[:, 0])
+    assert out['gripper'][-1].data == pytest.approx([0.5 * 0.7929])
+    assert not out['forward']
+    # the simulated controller followed: shoulder_pan moved towards the targets, the gripper half closed
+    assert ros.wait_for(lambda: measured(out['joints'][-1])['shoulder_pan_joint'] > 0.015, 3)
+    assert measured(out['joints'][-1])['robotiq_85_left_knuckle_joint'] == pytest.approx(0.5 * 0.7929, abs=0.02)
+
+
+def test_forward_position_mode_streams_this_ticks_target(ros):
+    emb, node, out, pub, now = driver(ros, mode='forward_position')
+    pub.publish(command_to_msg(Command(MODE_ACTIVE, now(), 0.05, target_rows(emb)), emb))
+    assert ros.wait_for(lambda: out['forward'], 5)
+    assert out['forward'][0].data == pytest.approx(target_rows(emb)[0, :6])
+    assert not out['trajectory']
+
+
+def test_hold_sends_one_point_then_lets_the_controller_hold(ros):
+    emb, node, out, pub, now = driver(ros)
+    for i in range(3):     # commands travel with depth 1 (only the latest matters): one at a time
+        pub.publish(command_to_msg(Command(MODE_HOLD, now(), 0.05, emb.home[None, :]), emb))
+        assert ros.wait_for(lambda i=i: node.commands_sent == i + 1, 5)
+    assert len(out['trajectory']) == 1 and len(out['trajectory'][0].points) == 1
+
+
+@pytest.mark.parametrize('corrupt, expected', [
+    (lambda m: m.positions.__setitem__(3, float('nan')), 'non-finite'),
+    (lambda m: setattr(m, 'num_points', 3), 'values for 3 points'),
+    (lambda m: setattr(m, 'embodiment', 'franka'), 'franka'),
+    (lambda m: setattr(m.header.stamp, 'sec', m.header.stamp.sec - 10), 'stale'),
+])
+def test_bad_commands_send_nothing(ros, corrupt, expected):
+    emb, node, out, pub, now = driver(ros)
+    msg = command_to_msg(Command(MODE_ACTIVE, now(), 0.05, target_rows(emb)), emb)
+    corrupt(msg)
+    pub.publish(msg)
+    assert ros.wait_for(lambda: node.commands_refused == 1, 5)
+    ros.wait_for(lambda: False, 0.2)
+    assert not out['trajectory'] and not out['gripper'] and node.commands_sent == 0
