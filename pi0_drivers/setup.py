@@ -21,6 +21,7 @@ setup(
         'console_scripts': [
             'chunk_executor = pi0_drivers.executor_node:main',
             'robot_driver = pi0_drivers.driver_node:main',
+            'recorder = pi0_drivers.recording.recorder_node:main',
         ],
     },
 )
