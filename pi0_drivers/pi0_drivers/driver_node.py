@@ -32,7 +32,8 @@ PARAMETERS = [
     Param('max_command_age', 0.5, 'Seconds: commands whose first point was due longer ago are refused.',
           positive),
     Param('joint_state_timeout', 5.0, 'Seconds after start to warn when no joint states arrive.', positive),
-    Param('sim_state_rate_hz', 100.0, 'Simulation: joint state and odometry rate.', positive),
+    Param('sim_state_rate_hz', 125.0, 'Simulation: joint state and odometry rate (a Python timer runs a little slow '
+          'under load: 125 keeps it above 100 Hz).', positive),
     Param('sim_camera_rate_hz', 15.0, 'Simulation: camera frame rate.', positive),
     Param('sim_camera_transport', '', 'Simulation: raw or compressed for every camera; empty keeps the '
           'embodiment file.', one_of('', 'raw', 'compressed')),

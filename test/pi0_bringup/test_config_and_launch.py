@@ -60,18 +60,18 @@ def test_launch_files_parse_and_name_existing_executables(launch_file):
         assert {'sim', 'checkpoint', 'instruction', 'namespace'} <= declared
     context = LaunchContext()
     context.launch_configurations.update({'sim': 'true'})
-    entities = list(description.entities)
     nodes = []
-    while entities:
-        entity = entities.pop()
-        if isinstance(entity, Node):
-            nodes.append(entity)
-            continue
-        sub = entity.visit(context) or []
-        entities.extend(sub)
-    prefix = Path(os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)[0])
+
+    def walk(entities):        # in order, depth first: arguments are declared before they are used
+        for entity in entities:
+            if isinstance(entity, Node):
+                nodes.append(entity)
+            else:
+                walk(entity.visit(context) or [])
+    walk(description.entities)
+    assert nodes, f'{launch_file.name} starts no node'
+    prefixes = os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)
     for node in nodes:
-        package = node.node_package
-        executable = node.node_executable
-        found = [Path(p) / 'lib' / package / executable for p in os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)]
-        assert any(f.exists() for f in found), f'{launch_file.name}: no executable {package}/{executable} ({prefix})'
+        package, executable = node.node_package, node.node_executable
+        assert any((Path(p) / 'lib' / package / executable).exists() for p in prefixes), \
+            f'{launch_file.name}: no executable {package}/{executable} in {prefixes}'
