@@ -81,6 +81,8 @@ class RosHarness:
         return future.result()
 
     def shutdown(self):
+        for node in self.nodes:         # no new callbacks for nodes about to be destroyed
+            self.executor.remove_node(node)
         self.executor.shutdown(timeout_sec=2.0)
         for node in reversed(self.nodes):
             node.destroy_node()

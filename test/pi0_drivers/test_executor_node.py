@@ -27,6 +27,7 @@ def stack(ros):
                                        'pi0/action_chunk', CHUNK_QOS)
     # the executor holds the measured pose once the sim's joint states arrive
     assert ros.wait_for(lambda: any(c.mode == ExecutorCommand.MODE_HOLD for c in commands), 10)
+    assert ros.wait_for(lambda: chunk_pub.get_subscription_count() > 0, 5)   # discovered: nothing is lost
 
     def now():
         return probe.get_clock().now().nanoseconds * 1e-9
