@@ -58,3 +58,15 @@ def test_config_dict_round_trip_and_unknown_fields():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         get_config("pi0").llm_width = 3
+
+
+def test_full_pi0_parameter_count_matches_the_reference():
+    import torch
+
+    from pi0_policy.model.pi0 import Pi0Model
+
+    with torch.device("meta"):  # shapes only, no memory
+        model = Pi0Model(get_config("pi0"))
+    # Count from the shapes of openpi/LeRobot's state dict (pi0_model_reference.md §1.7): everything the
+    # forward pass uses, i.e. without the never-used expert lm_head.
+    assert model.num_parameters() == 3_238_048_528
