@@ -1,0 +1,1 @@
+"""Post-training π₀ on converted teleoperation datasets (``python -m pi0_policy.train``)."""
