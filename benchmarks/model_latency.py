@@ -84,7 +84,7 @@ def run_stages(model: Pi0Model, x: dict, noise: torch.Tensor, steps: int, timer:
     def prefix_forward():
         prefix, pad = model.embed_prefix(x["images"], x["image_masks"], x["tokens"], x["token_masks"],
                                          image_tokens=image_tokens)
-        return model.prefill(prefix, pad, x["state"])
+        return model.prefill(prefix, pad, x["state"], padded=not bool(pad.all()))
 
     cache, t_prefix = timer(prefix_forward)
 

@@ -69,15 +69,6 @@ def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.where(mask[:, None], 0.0, MASK_VALUE).to(dtype)
 
 
-def optional_mask(mask: Tensor, dtype: torch.dtype) -> Tensor | None:
-    """:func:`additive_mask`, or None when every key is visible to every query (a faster attention kernel).
-
-    At batch 1, with absent cameras and prompt padding dropped, the prefix pass, the state token and the
-    Euler steps all see every key they are given.
-    """
-    return None if bool(mask.all()) else additive_mask(mask, dtype)
-
-
 def rope_cos_sin(positions: Tensor, head_dim: int, theta: float, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """RoPE tables for HF's split-halves ``rotate_half`` layout, computed in float32 then cast.
 
@@ -402,28 +393,37 @@ class Pi0Model(nn.Module):
         ids = [PREFIX_BLOCK] * prefix_len + [STATE_BLOCK] + [ACTION_BLOCK] * self.config.action_horizon
         return torch.tensor(ids, device=device)
 
-    def prefill(self, prefix: Tensor, prefix_pad: Tensor, state: Tensor,
-                cache_state: bool = True) -> PrefixCache:
+    def prefill(self, prefix: Tensor, prefix_pad: Tensor, state: Tensor, cache_state: bool = True,
+                padded: bool | None = None) -> PrefixCache:
         """Run the prefix (and, by default, the state token) once and keep their keys/values.
 
         Args:
             prefix, prefix_pad: from :meth:`embed_prefix`.
             state: [B, state_dim].
             cache_state: fold the state token into the cache (exact: it only sees the prefix and itself).
+            padded: whether prefix_pad has padding. Without it (typical at batch 1 once absent inputs are
+                dropped) every key is visible and attention runs unmasked, a faster kernel. Worked out here
+                when None; callers that compile this method pass it so the graph has no data-dependent branch.
         """
         b, p = prefix_pad.shape
-        mask = optional_mask(make_attention_mask(prefix_pad, prefix_pad.new_zeros(p, dtype=torch.long)),
-                             self.compute_dtype)  # [B, 1, P, P]
+        if padded is None:
+            padded = not bool(prefix_pad.all())
+        mask = None  # [B, 1, P, P]
+        if padded:
+            mask = additive_mask(make_attention_mask(prefix_pad, prefix_pad.new_zeros(p, dtype=torch.long)),
+                                 self.compute_dtype)
         positions = torch.cumsum(prefix_pad, dim=1) - 1
         _, keys, values = self._transformer([prefix, None], self.rope(positions), mask, keep_kv=True)
         cache = PrefixCache(keys, values, prefix_pad)
         state_token = self.embed_state(state)  # [B, 1, We]
         if not cache_state:
             cache.state_token = state_token
-            return self._prepare_steps(cache, [STATE_BLOCK] + [ACTION_BLOCK] * self.config.action_horizon)
+            return self._prepare_steps(cache, [STATE_BLOCK] + [ACTION_BLOCK] * self.config.action_horizon, padded)
         # The state sees the real prefix tokens and itself; its position follows the last real token.
-        mask = optional_mask(torch.cat([prefix_pad, prefix_pad.new_ones(b, 1)], dim=1)[:, None, :],
-                             self.compute_dtype)  # [B, 1, 1, P+1]
+        mask = None  # [B, 1, 1, P+1]
+        if padded:
+            mask = additive_mask(torch.cat([prefix_pad, prefix_pad.new_ones(b, 1)], dim=1)[:, None, :],
+                                 self.compute_dtype)
         rope = self.rope(prefix_pad.sum(dim=1, keepdim=True))  # position [B, 1]
         _, state_keys, state_values = self._transformer([None, state_token], rope, mask, cache, keep_kv=True)
         cache = PrefixCache(
@@ -431,17 +431,17 @@ class Pi0Model(nn.Module):
             values=[torch.cat(kv, dim=2) for kv in zip(values, state_values, strict=True)],
             pad=torch.cat([prefix_pad, prefix_pad.new_ones(b, 1)], dim=1),
         )
-        return self._prepare_steps(cache, [ACTION_BLOCK] * self.config.action_horizon)
+        return self._prepare_steps(cache, [ACTION_BLOCK] * self.config.action_horizon, padded)
 
-    def _prepare_steps(self, cache: PrefixCache, blocks: list[int]) -> PrefixCache:
-        """Attach the step mask and RoPE tables of the suffix that every Euler step runs."""
+    def _prepare_steps(self, cache: PrefixCache, blocks: list[int], padded: bool) -> PrefixCache:
+        """Attach the step mask (None when every key is visible) and RoPE tables of the suffix tokens."""
         b, s = cache.pad.shape[0], len(blocks)
-        suffix_pad = cache.pad.new_ones(b, s)
-        # Queries see every real cached token, then the blockwise rule inside the suffix.
-        block_ids = cache.pad.new_tensor(blocks, dtype=torch.long)
-        suffix_mask = make_attention_mask(suffix_pad, block_ids)  # [B, S, S]
-        cached = cache.pad[:, None, :].expand(b, s, -1)  # [B, S, C]
-        cache.step_mask = optional_mask(torch.cat([cached, suffix_mask], dim=2), self.compute_dtype)  # [B,1,S,C+S]
+        if padded or len(set(blocks)) > 1:  # otherwise every key is visible to every query: no mask
+            # Queries see every real cached token, then the blockwise rule inside the suffix.
+            block_ids = cache.pad.new_tensor(blocks, dtype=torch.long)
+            suffix_mask = make_attention_mask(cache.pad.new_ones(b, s), block_ids)  # [B, S, S]
+            cached = cache.pad[:, None, :].expand(b, s, -1)  # [B, S, C]
+            cache.step_mask = additive_mask(torch.cat([cached, suffix_mask], dim=2), self.compute_dtype)
         positions = cache.pad.sum(dim=1, keepdim=True) + torch.arange(s, device=cache.pad.device)[None]
         cache.step_rope = self.rope(positions)  # [B, S, hd]
         return cache
@@ -544,7 +544,8 @@ class Pi0Model(nn.Module):
         )
         prefix, prefix_pad = self.embed_prefix(images, image_masks, tokens, token_masks)
         if use_cache:
-            cache = self.prefill(prefix, prefix_pad, state, cache_state=cache_state)
+            padded = not bool(prefix_pad.all())
+            cache = self.prefill(prefix, prefix_pad, state, cache_state=cache_state, padded=padded)
             cuda_graphs = getattr(self, "_cuda_graphs", False)
 
             def velocity(x, t):
