@@ -153,8 +153,9 @@ def _asdict(report: EpisodeReport) -> dict:
     return {k: v for k, v in report.__dict__.items() if v not in (None, "", [], {})}
 
 
-def print_report(result: ConversionResult, file=sys.stdout) -> None:
-    """A per-episode summary, skipped bags with their reason."""
+def print_report(result: ConversionResult, file=None) -> None:
+    """A per-episode summary, skipped bags with their reason (to stdout by default)."""
+    file = file or sys.stdout
     for r in result.reports:
         if r.ok:
             note = f"; warnings: {'; '.join(r.warnings)}" if r.warnings else ""

@@ -122,7 +122,8 @@ def _first_samples(streams: EpisodeStreams) -> str:
 
 def _stale_inputs(streams: EpisodeStreams, times: np.ndarray) -> list[str]:
     """Warnings for inputs whose newest sample was older than STALE_WARNING_S at some frame."""
-    ages = {name: sample_age(s, times) for name, s in zip(streams.dim_names, streams.state, strict=True)}
+    # One line for all joint/base dims: they usually come in the same messages and go stale together.
+    ages = {"state": np.nanmax(np.stack([sample_age(s, times) for s in streams.state]), axis=0)}
     ages["command"] = sample_age(streams.commands, times)
     for slot, s in streams.images.items():
         ages[f"camera {slot}"] = (times - s.stamps[index_at_or_before(s.stamps, times)]) / NS
