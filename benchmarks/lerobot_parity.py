@@ -132,6 +132,7 @@ def compare(theirs: modeling_pi0.PI0Pytorch, ours, x: dict) -> dict[str, float]:
         "10-step sample, prefix+state cache": (sample_cached - sample_theirs).abs().max().item(),
         "10-step sample, no cache": (sample_uncached - sample_theirs).abs().max().item(),
         "scale: max |10-step sample|": sample_theirs.abs().max().item(),
+        "scale: max loss element": loss_theirs.max().item(),
     }
 
 

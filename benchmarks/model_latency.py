@@ -125,12 +125,15 @@ def measure(args: argparse.Namespace) -> dict:
     for _ in range(args.warmup):  # first calls allocate, tune and (with --compile) compile
         run_stages(model, x, noise, args.steps, timer)
         sample(True)
-    stages = [run_stages(model, x, noise, args.steps, timer) for _ in range(args.repeats)]
-    cached = [timer(lambda: sample(True))[1] for _ in range(args.repeats)]
-    uncached = []
     if not args.no_uncached:
         sample(False)
-        uncached = [timer(lambda: sample(False))[1] for _ in range(args.uncached_repeats or args.repeats)]
+    n_uncached = 0 if args.no_uncached else args.uncached_repeats or args.repeats
+    stages, cached, uncached = [], [], []
+    for i in range(args.repeats):  # interleaved, so that load from other jobs hits every variant alike
+        stages.append(run_stages(model, x, noise, args.steps, timer))
+        cached.append(timer(lambda: sample(True))[1])
+        if i < n_uncached:
+            uncached.append(timer(lambda: sample(False))[1])
     out = {k: statistics.median(s[k] for s in stages) for k in ("images", "prefix", "steps")}
     out.update(sample=statistics.median(cached), uncached=statistics.median(uncached) if uncached else None,
                params=model.num_parameters(), config=c)
