@@ -53,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--seed', type=int, default=0, help='seeds the block layouts and the expert styles')
     ap.add_argument('--camera-transport', choices=('raw', 'compressed'), default='raw',
                     help='cameras as sensor_msgs/Image or JPEG CompressedImage (default raw)')
+    ap.add_argument('--compression', choices=('none', 'zstd'), default='none',
+                    help='mcap chunk compression of the bags (zstd: smaller raw images, more CPU)')
     ap.add_argument('--hold', type=float, default=0.5, help='seconds to stay on the block before stopping')
     ap.add_argument('--episode-timeout', type=float, default=20.0, help='seconds before an episode counts as failed')
     ap.add_argument('--disk-floor-mb', type=float, default=1024.0, help='recorder disk floor (MiB)')
@@ -67,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 class DemoCollector:
     """Driver (simulated), recorder and scripted expert in one process, spinning in a background thread."""
 
-    def __init__(self, out: Path, seed: int, camera_transport: str, disk_floor_mb: float):
+    def __init__(self, out: Path, seed: int, camera_transport: str, disk_floor_mb: float, compression: str = 'none'):
         self.context = rclpy.Context()
         rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.nodes: list[Node] = []
@@ -84,7 +86,7 @@ class DemoCollector:
             self.driver = self._add(RobotDriverNode, driver_params, executor=self.driver_executor)
             self.recorder = self._add(RecorderNode, {
                 'embodiment': EMBODIMENT, 'output_dir': str(out), 'camera_transport': camera_transport,
-                'disk_floor_mb': disk_floor_mb})
+                'disk_floor_mb': disk_floor_mb, 'compression': compression})
             self.expert = self._add(ScriptedExpertNode, {}, world=self.driver.sim.world,
                                     world_lock=self.driver.sim.lock, embodiment=self.driver.embodiment, seed=seed)
             self.client = self._add(Node, {}, node_name='pi0_collect_demos')
@@ -197,7 +199,7 @@ def main(argv=None) -> int:
     out = Path(args.out).expanduser().absolute()
     t0 = time.monotonic()
     print(f'collect_demos: {args.episodes} episode(s) of {EMBODIMENT} (simulated) into {out}', flush=True)
-    collector = DemoCollector(out, args.seed, args.camera_transport, args.disk_floor_mb)
+    collector = DemoCollector(out, args.seed, args.camera_transport, args.disk_floor_mb, args.compression)
     results: list[tuple[bool, StopEpisode.Response, float]] = []
     try:
         collector.wait_until_recording_everything()
@@ -221,12 +223,15 @@ def main(argv=None) -> int:
         return 1
     walls = [w for _, _, w in results]
     bags = [Path(s.bag_path) for _, s, _ in results]
-    rates = topic_rates(bags[-1])
-    shown = ', '.join(f'{t} {r:.1f} Hz' for t, r in rates.items() if r > 1.0)
+    rates = [topic_rates(b) for b in bags]
+    # Real time shows in the rates: the slowest episode's rate of each stream next to its mean.
+    shown = ', '.join(f'{t} {sum(r[t] for r in rates) / len(rates):.1f} (min {min(r[t] for r in rates):.1f})'
+                      for t in rates[0] if rates[0][t] > 1.0)
     print(f'collect_demos: {sum(r for r, _, _ in results)}/{len(results)} episodes reached the block; '
           f'{sum(bag_megabytes(b) for b in bags):.1f} MB in {out}')
     print(f'collect_demos: per episode {sum(walls) / len(walls):.2f} s wall on average (max {max(walls):.2f} s), '
-          f'{sum(s.duration for _, s, _ in results) / len(results):.2f} s recorded; last bag: {shown}')
+          f'{sum(s.duration for _, s, _ in results) / len(results):.2f} s recorded')
+    print(f'collect_demos: rates in Hz, mean (slowest episode): {shown}')
     return 0 if len(results) == args.episodes else 1
 
 

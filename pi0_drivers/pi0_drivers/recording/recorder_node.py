@@ -9,8 +9,9 @@ Services    pi0/recorder/start_episode (pi0_msgs/StartEpisode), pi0/recorder/sto
 Nothing recorded is lost on the way out: SIGINT and SIGTERM stop the episode and finish the bag
 (index, summary, metadata.yaml) after a short drain of what the readers already hold; free space
 below disk_floor_mb stops the episode the same way and refuses new ones until space is back; a new
-episode always gets a new folder (see naming.py). Latched topics (the instruction) are written at
-the start of every episode, so each bag holds the instruction even if it was set once, long before.
+episode always gets a new folder (see naming.py). The last message of latched topics and of the
+instruction is written at the start of every episode, so each bag holds the instruction even if it
+was set once, long before.
 """
 
 from __future__ import annotations
@@ -166,7 +167,9 @@ class RecorderNode(Node):
     # ------------------------------------------------------------------ public (in-process users)
     @property
     def episode_running(self) -> bool:
-        return self._episode is not None
+        """Whether an episode is being recorded (False only once its bag is finished)."""
+        with self._lock:
+            return self._episode is not None
 
     @property
     def subscribed_topics(self) -> list[str]:
@@ -239,7 +242,8 @@ class RecorderNode(Node):
         stamp = self.get_clock().now().nanoseconds
         with self._lock:
             sub = self._subs[topic]
-            if sub.latched:
+            # The instruction stays in force until the next one, latched or not: every bag gets it.
+            if sub.latched or sub.role == 'instruction':
                 self._latched[topic] = data
             if sub.role == 'instruction' and sub.msgtype == STRING:
                 self._instruction = deserialize_message(data, String).data

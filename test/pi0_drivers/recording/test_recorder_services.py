@@ -17,6 +17,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
 
 from pi0_drivers.embodiment import EmbodimentError
 from pi0_drivers.params import ParameterError
@@ -160,3 +161,28 @@ def test_bad_parameters_keep_the_node_from_starting(context, tmp_path):
         make(output_dir=str(tmp_path), camera_transport='theora')
     with pytest.raises(EmbodimentError, match='unknown embodiment'):
         make(output_dir=str(tmp_path), embodiment='ur5')
+
+
+def test_the_instruction_is_the_default_task_and_opens_every_bag(context, tmp_path):
+    h = Harness(context, tmp_path)
+    source = Node('instruction_source', context=context)
+    pub = source.create_publisher(String, 'pi0/instruction', 10)          # volatile, as `ros2 topic pub` does
+    try:
+        wait_until(lambda: pub.get_subscription_count() > 0)
+        pub.publish(String(data='reach the blue block'))
+        wait_until(lambda: h.recorder.latched_message('pi0/instruction') is not None)
+        bags = []
+        for _ in range(2):                                                 # set once, in both bags
+            started = h.start()
+            assert started.success and '"reach the blue block"' in started.message
+            bags.append(started.bag_path)
+            assert h.stop(success=True).ok
+        for bag in bags:
+            assert metadata(bag)['custom_data']['task'] == 'reach the blue block'
+            with AnyReader([Path(bag)]) as reader:
+                texts = [reader.deserialize(raw, c.msgtype).data for c, _, raw in reader.messages()
+                         if c.topic == '/pi0/instruction']
+            assert texts == ['reach the blue block']
+    finally:
+        source.destroy_node()
+        h.close()
