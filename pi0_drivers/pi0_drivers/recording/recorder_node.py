@@ -292,20 +292,14 @@ class RecorderNode(Node):
             return 'no task: set StartEpisode.task (or publish the instruction on pi0/instruction first)'
         return None
 
-    def _on_start(self, request: StartEpisode.Request, response: StartEpisode.Response) -> StartEpisode.Response:
-        with self._lock:
-            task = request.task.strip() or self._instruction.strip()
-            refusal = self._start_refusal(task)
-            if refusal is None:
-                try:
-                    index, path = new_bag_path(self.output_dir, self.prefix, datetime.now(), self._min_index)
-                    bag = EpisodeBag(path, self.types, self.params.compression)
-                except (BagPathError, OSError) as e:
-                    refusal = f'cannot open a bag: {e}'
-            if refusal is not None:
-                self.get_logger().warning(f'start_episode refused: {refusal}')
-                response.success, response.message = False, refusal
-                return response
+    def _open_episode(self, index: int, path: Path, task: str) -> None:
+        """Create the bag, declare every topic, write the latched messages and START. Lock held.
+
+        Raises:
+            BagPathError, OSError: nothing is left open (a half-made folder stays, never reused).
+        """
+        bag = EpisodeBag(path, self.types, self.params.compression)
+        try:
             now = self.get_clock().now().nanoseconds
             for topic, sub in self._subs.items():
                 bag.add_topic(topic, sub.msgtype, sub.offers)
@@ -314,11 +308,30 @@ class RecorderNode(Node):
                 'embodiment': self.embodiment.name, 'task': task, 'episode_index': str(index),
                 'camera_transport': self.params.camera_transport or 'embodiment file',
                 'started_at': datetime.now().isoformat(timespec='seconds'), 'recorder': 'pi0_drivers/pi0_recorder'})
-            episode = self._episode = _Episode(index, path, bag, task, now)
-            self._min_index = index + 1
+            episode = _Episode(index, path, bag, task, now)
             for topic, data in self._latched.items():     # e.g. the instruction set once, long ago
                 bag.write(topic, now, data)
             self._emit(episode, self._event(EpisodeEvent.START, episode, False, now), now)
+        except BaseException:
+            bag.abort()
+            raise
+        self._episode = episode
+
+    def _on_start(self, request: StartEpisode.Request, response: StartEpisode.Response) -> StartEpisode.Response:
+        with self._lock:
+            task = request.task.strip() or self._instruction.strip()
+            refusal = self._start_refusal(task)
+            if refusal is None:
+                try:
+                    index, path = new_bag_path(self.output_dir, self.prefix, datetime.now(), self._min_index)
+                    self._min_index = index + 1
+                    self._open_episode(index, path, task)
+                except (BagPathError, OSError) as e:
+                    refusal = f'cannot open a bag: {e}'
+            if refusal is not None:
+                self.get_logger().warning(f'start_episode refused: {refusal}')
+                response.success, response.message = False, refusal
+                return response
             silent = [t for t in self.specs if t not in self._subs]
         text = f'recording episode {index} to {path}: "{task}"'
         if silent:
