@@ -2,6 +2,8 @@
 QoS adaptation, message definitions for pi0_msgs and vendor types, and one bag written and read
 back with rosbags."""
 
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -205,3 +207,13 @@ def test_episode_bag_is_a_version_8_bag_that_reads_back(tmp_path):
     assert [t for t, _ in got] == [1_000_000_000 + i * 10_000_000 for i in range(50)]
     assert [m.position.tolist() for _, m in got] == [[float(i), -float(i)] for i in range(50)]
     assert [(m.header.stamp.sec, m.header.frame_id, list(m.name)) for _, m in got][-1] == (49, 'base', ['a', 'b'])
+
+
+def test_the_pure_parts_import_no_ros():
+    modules = ['pi0_drivers.recording.naming', 'pi0_drivers.recording.disk', 'pi0_drivers.recording.typestore',
+               'pi0_drivers.recording.topics', 'pi0_drivers.recording.episode_bag', 'pi0_drivers.teleop.leader',
+               'pi0_drivers.teleop.commander', 'pi0_drivers.teleop.scripted_expert']
+    code = (f'import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; '
+            'bad = [m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs", "std_msgs", "pi0_msgs")]; '
+            'assert not bad, bad')
+    subprocess.run([sys.executable, '-c', code], check=True)
