@@ -48,8 +48,14 @@ class SimBackend:
         self.endpoints = [cls(node, self.world, self.lock, embodiment, spec, config)
                           for cls, spec, config in endpoints]
         self.jpeg_quality = jpeg_quality
+        # An endpoint whose vendor publishes an arm's state in its own message (ARX RobotStatus) sets
+        # publishes_state: it gets that arm's state after every step, and the driver's bridge (not the
+        # simulator) turns it into the arm's JointState, as on the real robot.
+        self.state_endpoints = [e for e in self.endpoints if getattr(e, 'publishes_state', False)]
+        owned = {e.spec.joint_state_topic for e in self.state_endpoints}
+        self.state_topics = list(embodiment.joint_state_topics)
         self.state_pubs = {t: node.create_publisher(JointState, t, SENSOR_PUB_QOS)
-                           for t in embodiment.joint_state_topics}
+                           for t in self.state_topics if t not in owned}
         self.odom_pub = (node.create_publisher(Odometry, embodiment.base.odometry_topic, SENSOR_PUB_QOS)
                          if embodiment.base is not None else None)
         self.cameras = []
@@ -77,10 +83,14 @@ class SimBackend:
         now = self.now()
         with self.lock:
             self.world.step(now)
-            states = {t: self.world.joint_state(t) for t in self.state_pubs}
+            states = {t: self.world.joint_state(t) for t in self.state_topics}
             odom = self.world.odometry() if self.odom_pub is not None else None
         stamp = to_time_msg(now)
+        for endpoint in self.state_endpoints:
+            endpoint.publish_state(*states[endpoint.spec.joint_state_topic], stamp)
         for topic, (names, positions, velocities) in states.items():
+            if topic not in self.state_pubs:
+                continue
             msg = JointState(name=list(names), position=[float(p) for p in positions],
                              velocity=[float(v) for v in velocities])
             msg.header.stamp = stamp

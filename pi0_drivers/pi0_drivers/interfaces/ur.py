@@ -22,6 +22,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from pi0_drivers.executor import MODE_ACTIVE, Command
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, SimEndpoint, check_keys, config_value
+from pi0_drivers.interfaces.sim_gripper import SimGripperAction
+from pi0_drivers.interfaces.vendor import import_types
 from pi0_drivers.messages import to_duration_msg, to_sec
 from pi0_drivers.qos import ROBOT_COMMAND_QOS
 
@@ -30,6 +32,7 @@ GRIPPER_MODES = ('forward_command', 'gripper_action')
 KEYS = {'mode', 'trajectory_topic', 'forward_topic', 'gripper_mode', 'gripper_topic', 'gripper_action'}
 MIN_LEAD_FRACTION = 0.2      # first point at least 0.2 dt ahead: late commands still ramp, never step
 GRIPPER_GOAL_DEADBAND = 0.02  # strokes: resend a gripper goal only when the target moved this much
+GRIPPER_ACTION_TOLERANCE = 0.01  # strokes: the simulated GripperActionController's goal tolerance
 
 
 def trajectory_times(stamp: float, dt: float, count: int, now: float) -> list[float]:
@@ -53,6 +56,27 @@ def make_trajectory(joint_names: list[str], rows: np.ndarray, times: list[float]
     return msg
 
 
+class TrajectorySender:
+    """One arm's commands as JointTrajectory segments to a JointTrajectoryController topic (UR, Franka
+    and generic ros2_control arms): while active, every command becomes a segment of its rows (see
+    trajectory_times); entering a hold sends one point at the held position, after which the
+    controller holds it by itself (nothing more is sent until the next active command)."""
+
+    def __init__(self, node, topic: str, joint_names: list[str]):
+        self.topic, self.joint_names = topic, list(joint_names)
+        self.pub = node.create_publisher(JointTrajectory, topic, ROBOT_COMMAND_QOS)
+        self._holding = False
+
+    def send(self, rows: np.ndarray, command: Command, now: float) -> None:
+        if command.mode == MODE_ACTIVE:
+            times = trajectory_times(command.stamp, command.dt, len(rows), now)
+            self.pub.publish(make_trajectory(self.joint_names, rows, times))
+            self._holding = False
+        elif not self._holding:
+            self.pub.publish(make_trajectory(self.joint_names, rows[:1], [command.dt]))
+            self._holding = True
+
+
 class UrArm(ArmInterface):
     vendor_hint = ('ur_robot_driver (ros2 launch ur_robot_driver ur_control.launch.py ur_type:=ur5e '
                    'robot_ip:=<ip>, or use_mock_hardware:=true)')
@@ -67,16 +91,15 @@ class UrArm(ArmInterface):
         self.joint_names = [j.name for j in arm.joints]
         if self.mode == 'trajectory':
             self.topic = config_value(cfg, 'trajectory_topic', str, self.where)
-            self.pub = node.create_publisher(JointTrajectory, self.topic, ROBOT_COMMAND_QOS)
+            self.trajectory = TrajectorySender(node, self.topic, self.joint_names)
         else:
             self.topic = config_value(cfg, 'forward_topic', str, self.where)
             self.pub = node.create_publisher(Float64MultiArray, self.topic, ROBOT_COMMAND_QOS)
-        self._holding = False
         self.gripper = None
         if arm.gripper is not None:
             gripper_mode = config_value(cfg, 'gripper_mode', str, self.where, 'forward_command')
             if gripper_mode == 'forward_command':
-                self.gripper = _ForwardGripper(node, config_value(cfg, 'gripper_topic', str, self.where))
+                self.gripper = ForwardGripper(node, config_value(cfg, 'gripper_topic', str, self.where))
             elif gripper_mode == 'gripper_action':
                 stroke = abs(arm.gripper.command_closed - arm.gripper.command_open)
                 self.gripper = _GripperActionClient(node, config_value(cfg, 'gripper_action', str, self.where),
@@ -92,19 +115,15 @@ class UrArm(ArmInterface):
         rows = command.positions[:, self.joint_idx]
         if self.mode == 'forward_position':
             self.pub.publish(Float64MultiArray(data=[float(v) for v in rows[0]]))
-        elif command.mode == MODE_ACTIVE:
-            times = trajectory_times(command.stamp, command.dt, len(rows), now)
-            self.pub.publish(make_trajectory(self.joint_names, rows, times))
-            self._holding = False
-        elif not self._holding:
-            # Entering a hold: one point at the held position; the controller keeps it afterwards.
-            self.pub.publish(make_trajectory(self.joint_names, rows[:1], [command.dt]))
-            self._holding = True
+        else:
+            self.trajectory.send(rows, command, now)
         if self.gripper is not None:
             self.gripper.send(self.arm.gripper.to_command(command.positions[0, self.grip_idx]))
 
 
-class _ForwardGripper:
+class ForwardGripper:
+    """The gripper target as Float64MultiArray [position] to a forward command controller."""
+
     def __init__(self, node, topic):
         self.name = topic
         self.pub = node.create_publisher(Float64MultiArray, topic, ROBOT_COMMAND_QOS)
@@ -141,17 +160,21 @@ class _GripperActionClient:
         self.last = position
 
 
-class UrSimEndpoint(SimEndpoint):
-    """The simulated UR controllers: a JointTrajectoryController and a forward position controller
-    on the arm, and a forward command controller on the gripper."""
+class ArmControllersSimEndpoint(SimEndpoint):
+    """Simulated ros2_control controllers of one arm, each on its topic when the interface block names
+    it: a JointTrajectoryController (trajectory_topic), a forward position controller (forward_topic)
+    and a forward command controller on the gripper (gripper_topic)."""
 
     def __init__(self, node, world, lock, embodiment, arm, config):
         super().__init__(node, world, lock, embodiment, arm, config)
         self.joint_names = [j.name for j in arm.joints]
-        node.create_subscription(JointTrajectory, config['trajectory_topic'], self._on_trajectory,
-                                 ROBOT_COMMAND_QOS)
-        node.create_subscription(Float64MultiArray, config['forward_topic'], self._on_forward, ROBOT_COMMAND_QOS)
-        if arm.gripper is not None:
+        if config.get('trajectory_topic'):
+            node.create_subscription(JointTrajectory, config['trajectory_topic'], self._on_trajectory,
+                                     ROBOT_COMMAND_QOS)
+        if config.get('forward_topic'):
+            node.create_subscription(Float64MultiArray, config['forward_topic'], self._on_forward,
+                                     ROBOT_COMMAND_QOS)
+        if arm.gripper is not None and config.get('gripper_topic'):
             node.create_subscription(Float64MultiArray, config['gripper_topic'], self._on_gripper,
                                      ROBOT_COMMAND_QOS)
         self.received = 0
@@ -197,3 +220,29 @@ class UrSimEndpoint(SimEndpoint):
                                              topic=self.spec.joint_state_topic)
             except ValueError as e:
                 self.node.get_logger().error(f'sim: gripper command rejected: {e}', throttle_duration_sec=2.0)
+
+
+class UrSimEndpoint(ArmControllersSimEndpoint):
+    """The simulated UR controllers (see ArmControllersSimEndpoint) and, when control_msgs is installed,
+    the Robotiq GripperActionController's control_msgs/action/GripperCommand server on gripper_action."""
+
+    def __init__(self, node, world, lock, embodiment, arm, config):
+        super().__init__(node, world, lock, embodiment, arm, config)
+        self.gripper_action = None
+        types = import_types('control_msgs', 'action', ('GripperCommand',))
+        if arm.gripper is not None and config.get('gripper_action') and types is not None:
+            stroke = abs(arm.gripper.command_closed - arm.gripper.command_open)
+            self.gripper_action = SimGripperAction(
+                self, types[0], config['gripper_action'], target_of=lambda goal: goal.command.position,
+                result_of=_gripper_command_outcome, feedback_of=lambda fb, position: _gripper_command_outcome(
+                    fb, 'moving', position),
+                tolerance=GRIPPER_ACTION_TOLERANCE * stroke)
+
+
+def _gripper_command_outcome(msg, outcome: str, position: float):
+    """GripperCommand result or feedback: where the gripper is, and whether it got there."""
+    msg.position = float(position)
+    msg.effort = 0.0
+    msg.stalled = False
+    msg.reached_goal = outcome == 'reached'
+    return msg

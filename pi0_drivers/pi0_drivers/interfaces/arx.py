@@ -1,0 +1,191 @@
+"""ARX X5 arms on the vendor's ROS 2 node (ARXroboticsX/ARX_X5, arx_x5_controller): a thin driver with
+this topic contract, per arm (topics from the embodiment's interface block, all remappable):
+
+    command_topic  (we publish, every command: 50 Hz)   <pkg>/msg/RobotCmd
+                     header.stamp   now
+                     joint_pos[6]   this tick's joint targets (row 0), rad, clamped to the embodiment
+                                    limits (the vendor node forwards them to the motors as they are)
+                     gripper        GripperSpec.to_command(g): the vendor's gripper units
+                     mode           control_mode, 5 = POSITION_CONTROL in the vendor's arm state enum
+                                    (0 soft, 1 go home, 2 protect, 3 gravity compensation,
+                                    4 end-effector control, 5 joint position control)
+                     end_pos[6]     zeros (used by the vendor only in end-effector mode)
+    status_topic   (the vendor node publishes, 100 Hz-1 kHz)   <pkg>/msg/RobotStatus
+                     joint_pos[7], joint_vel[7]: the six joints then the gripper
+    joint_state_topic  (we publish, one message per status)   sensor_msgs/JointState
+                     name: the embodiment's joint names (joint1..joint6) and gripper joint ("gripper");
+                     position and velocity from the status as they come (the embodiment's gripper
+                     state_open/state_closed must be calibrated in the vendor's gripper units);
+                     header.stamp from the status (now if the vendor left it 0). Motor currents are
+                     not passed on as effort (they are amperes, not N m). The publisher is created
+                     with the first status, so the driver's "nothing publishes joint states" warning
+                     still fires while the vendor node is down.
+Hold: the executor keeps sending the held position, streamed like any command. Timeout: nothing is
+sent; the vendor controller keeps its last target.
+
+<pkg> is interface.msg_package, by default the first installed of arx_x5_msg (the vendor's ROS 2
+package until 2025) and arx5_arm_msg (its name since the 2025 "V2" workspace); the field layout is
+the same, but the type names differ on the wire, so it must be the one the vendor node was built with.
+The launch files start the vendor node with arm_pub_topic_name/arm_sub_topic_name (V2) or the
+x5_cmd/x5_status names remapped to these topics.
+
+Without the package (it is not on the registries; it comes with the vendor's workspace): the real
+robot refuses to start; in simulation the set-points go straight to the simulated arm and the
+simulator publishes the joint states itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sensor_msgs.msg import JointState
+
+from pi0_drivers.executor import Command
+from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, SimEndpoint, check_keys, config_value
+from pi0_drivers.interfaces.vendor import (
+    DirectSimDrive,
+    LimitClamp,
+    import_types,
+    merged_config,
+    require_or_fallback,
+)
+from pi0_drivers.messages import to_sec, to_time_msg
+from pi0_drivers.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS, SENSOR_QOS
+
+PACKAGES = ('arx_x5_msg', 'arx5_arm_msg')
+INSTALL_HINT = 'build the vendor workspace of ARXroboticsX/ARX_X5 (ROS2/X5_ws) and source it'
+KEYS = {'command_topic', 'status_topic', 'msg_package', 'control_mode'}
+POSITION_CONTROL = 5
+STATUS_JOINTS = 6           # RobotStatus arrays: six joints, then the gripper at index 6
+
+
+def import_arx(package: str = '') -> tuple[str, tuple | None]:
+    """(package, (RobotCmd, RobotStatus) or None): the given package, or the first installed one."""
+    for pkg in ([package] if package else PACKAGES):
+        types = import_types(pkg, 'msg', ('RobotCmd', 'RobotStatus'))
+        if types is not None:
+            return pkg, types
+    return package or ' or '.join(PACKAGES), None
+
+
+def _config(cfg: dict, where: str) -> dict:
+    check_keys(cfg, KEYS, where)
+    out = {'command_topic': config_value(cfg, 'command_topic', str, where),
+           'status_topic': config_value(cfg, 'status_topic', str, where),
+           'msg_package': config_value(cfg, 'msg_package', str, where, ''),
+           'control_mode': config_value(cfg, 'control_mode', int, where, POSITION_CONTROL)}
+    if out['msg_package'] and out['msg_package'] not in PACKAGES:
+        raise InterfaceError(f'{where}: interface.msg_package {out["msg_package"]!r}, expected one of {PACKAGES}')
+    return out
+
+
+def status_to_joint_state(msg, names: list[str], stamp: float) -> JointState | None:
+    """JointState from a RobotStatus (len(names) - 1 joints, then the gripper), or None when non-finite."""
+    n = len(names) - 1
+    position = [float(v) for v in msg.joint_pos[:n]] + [float(msg.joint_pos[STATUS_JOINTS])]
+    velocity = [float(v) for v in msg.joint_vel[:n]] + [float(msg.joint_vel[STATUS_JOINTS])]
+    if not np.all(np.isfinite(position + velocity)):
+        return None
+    out = JointState(name=list(names), position=position, velocity=velocity)
+    out.header.stamp = msg.header.stamp if to_sec(msg.header.stamp) > 0 else to_time_msg(stamp)
+    return out
+
+
+class ArxArm(ArmInterface):
+    vendor_hint = 'the ARX vendor node (arx_x5_controller from ARXroboticsX/ARX_X5) for each arm'
+
+    def __init__(self, node, embodiment, arm, joint_idx, grip_idx, overrides):
+        super().__init__(node, embodiment, arm, joint_idx, grip_idx, overrides)
+        if arm.gripper is None or len(arm.joints) != STATUS_JOINTS:
+            raise InterfaceError(f'{self.where}: the ARX driver needs {STATUS_JOINTS} joints and a gripper '
+                                 f'(the vendor messages have exactly those)')
+        self.cfg = _config(merged_config(arm.interface, overrides, self.where, 'arx'), self.where)
+        self.clamp = LimitClamp(arm)
+        self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
+        self.package, types = import_arx(self.cfg['msg_package'])
+        self.direct = None
+        self.state_pub = None
+        self.statuses = 0
+        if require_or_fallback(node, types, self.package, self.where, INSTALL_HINT):
+            self.cmd_type, status_type = types
+            self.cmd_pub = node.create_publisher(self.cmd_type, self.cfg['command_topic'], ROBOT_COMMAND_QOS)
+            node.create_subscription(status_type, self.cfg['status_topic'], self._on_status, SENSOR_QOS)
+        else:
+            self.direct = DirectSimDrive(node, arm, self.where)
+
+    def describe(self) -> str:
+        if self.direct is not None:
+            return f'ARX (simulated directly: {self.package} not installed)'
+        return (f'ARX {self.package}/RobotCmd on {self.cfg["command_topic"]}, RobotStatus on '
+                f'{self.cfg["status_topic"]} -> JointState on {self.arm.joint_state_topic}')
+
+    def send(self, command: Command, now: float) -> None:
+        row = command.positions[0]
+        joints, off = self.clamp(row[self.joint_idx])
+        if not np.all(np.isfinite(joints)):
+            self.node.get_logger().error(f'{self.where}: non-finite joint target, nothing sent',
+                                         throttle_duration_sec=2.0)
+            return
+        if off:
+            self.node.get_logger().warning(f'{self.where}: clamped {", ".join(off)} to the joint limits '
+                                           f'(the executor should have)', throttle_duration_sec=2.0)
+        gripper = self.arm.gripper.to_command(row[self.grip_idx])
+        if self.direct is not None:
+            self.direct.positions(self.names, list(joints) + [gripper], now)
+            return
+        msg = self.cmd_type(joint_pos=[float(v) for v in joints], gripper=float(gripper),
+                            mode=self.cfg['control_mode'])
+        msg.header.stamp = to_time_msg(now)
+        self.cmd_pub.publish(msg)
+
+    def _on_status(self, msg) -> None:
+        state = status_to_joint_state(msg, self.names, self.node.get_clock().now().nanoseconds * 1e-9)
+        if state is None:
+            self.node.get_logger().error(f'{self.where}: non-finite RobotStatus on {self.cfg["status_topic"]}, '
+                                         f'not passed on', throttle_duration_sec=2.0)
+            return
+        if self.state_pub is None:
+            self.state_pub = self.node.create_publisher(JointState, self.arm.joint_state_topic, SENSOR_PUB_QOS)
+        self.statuses += 1
+        self.state_pub.publish(state)
+
+
+class ArxSimEndpoint(SimEndpoint):
+    """The vendor node's side: RobotCmd set-points applied at once in position-control mode (the
+    simulated joints then move within their velocity limits), RobotStatus published from the
+    simulated arm at the simulator's state rate. Since the status is this arm's joint state on the
+    wire, the simulator leaves the JointState to the driver's bridge (publishes_state)."""
+
+    def __init__(self, node, world, lock, embodiment, arm, config):
+        super().__init__(node, world, lock, embodiment, arm, config)
+        self.received = 0
+        cfg = _config(config, f'{embodiment.name}/{arm.name}')
+        self.package, types = import_arx(cfg['msg_package'])
+        self.publishes_state = types is not None
+        if types is None:
+            return                  # the interface drives the SimWorld directly; the simulator publishes JointState
+        cmd_type, self.status_type = types
+        self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
+        self.status_pub = node.create_publisher(self.status_type, cfg['status_topic'], SENSOR_PUB_QOS)
+        node.create_subscription(cmd_type, cfg['command_topic'], self._on_command, ROBOT_COMMAND_QOS)
+
+    def _on_command(self, msg) -> None:
+        if msg.mode != POSITION_CONTROL:
+            self.node.get_logger().warning(f'sim: ARX mode {msg.mode} is not simulated (only {POSITION_CONTROL}, '
+                                           f'joint position control)', throttle_duration_sec=5.0)
+            return
+        with self.lock:
+            try:
+                self.world.command_positions(self.names, [float(v) for v in msg.joint_pos] + [float(msg.gripper)],
+                                             self.now(), topic=self.spec.joint_state_topic)
+                self.received += 1
+            except ValueError as e:
+                self.node.get_logger().error(f'sim: ARX command rejected: {e}', throttle_duration_sec=2.0)
+
+    def publish_state(self, names: list[str], positions: list[float], velocities: list[float], stamp) -> None:
+        """Called by the SimBackend after each step with this arm's simulated joint state."""
+        by_name = dict(zip(names, zip(positions, velocities, strict=True), strict=True))
+        msg = self.status_type()
+        msg.header.stamp = stamp
+        for i, name in enumerate(self.names):       # joints 0..5, then the gripper at index 6
+            msg.joint_pos[i], msg.joint_vel[i] = by_name[name]
+        self.status_pub.publish(msg)

@@ -1,0 +1,103 @@
+"""What the vendor-message interfaces (franka, interbotix, arx) share: importing a vendor message
+package that may not be installed, the simulation fallback when it is not, limit clamping, and
+refusing the UR-only mode overrides.
+
+Vendor packages (franka_msgs, interbotix_xs_msgs, the ARX messages, control_msgs) are not on the
+package registries; they come with the vendor's ROS 2 workspace. When one is missing:
+    real robot  the interface refuses to start (InterfaceError naming the package and where to get it);
+    sim:=true   the interface drives the simulated robot directly, without messages on the wire, and
+                says so once at start. That is the documented fallback: everything upstream (policy,
+                executor, limits, recording of pi0 topics) is exercised, only the vendor hop is not.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from pi0_drivers.embodiment import ArmSpec
+from pi0_drivers.interfaces.base import InterfaceError
+
+UR_ONLY_OVERRIDES = {'mode': 'arm_mode', 'gripper_mode': 'gripper_mode'}   # interface key -> driver parameter
+
+
+def import_types(package: str, module: str, names: tuple[str, ...]) -> tuple | None:
+    """The named types of ``package.module`` (e.g. franka_msgs.action), or None when not installed."""
+    try:
+        mod = importlib.import_module(f'{package}.{module}')
+    except ImportError:
+        return None
+    try:
+        return tuple(getattr(mod, n) for n in names)
+    except AttributeError as e:
+        raise InterfaceError(f'{package}.{module} is installed but has no {e.name}: an incompatible version') from None
+
+
+def sim_enabled(node) -> bool:
+    """Whether the driver node runs the simulated robot (its ``sim`` parameter)."""
+    return bool(getattr(getattr(node, 'params', None), 'sim', False))
+
+
+def require_or_fallback(node, types: tuple | None, package: str, where: str, install_hint: str) -> bool:
+    """True when the vendor types are there. Otherwise: on a real robot raise InterfaceError; in
+    simulation log once that the fallback is in use and return False."""
+    if types is not None:
+        return True
+    if not sim_enabled(node):
+        raise InterfaceError(f'{where}: the {package} message package is not installed, so the robot cannot be '
+                             f'driven ({install_hint}); sim:=true runs without it')
+    node.get_logger().warning(f'{where}: {package} is not installed: the simulated robot is driven directly, '
+                              f'without {package} messages on the wire (the real robot needs it: {install_hint})')
+    return False
+
+
+def merged_config(arm_interface: dict[str, Any], overrides: dict[str, Any], where: str, driver: str) -> dict[str, Any]:
+    """The interface block; the driver node's UR-only overrides (arm_mode, gripper_mode) are refused by
+    name rather than reported as unknown interface fields."""
+    for key, param in UR_ONLY_OVERRIDES.items():
+        if overrides.get(key):
+            raise InterfaceError(f'{where}: parameter {param}={overrides[key]!r} does not apply to the {driver} '
+                                 f'driver (UR arms only); leave it empty')
+    return dict(arm_interface)
+
+
+class LimitClamp:
+    """Clamps one arm's joint targets to the embodiment limits and counts what it had to change.
+
+    The executor clamps already; vendor drivers that check nothing (Interbotix xs_sdk, ARX) get a
+    second clamp here, so a bug upstream can never put an out-of-range set-point on the wire.
+    """
+
+    def __init__(self, arm: ArmSpec):
+        self.names = [j.name for j in arm.joints]
+        self.lower = np.array([j.lower for j in arm.joints])
+        self.upper = np.array([j.upper for j in arm.joints])
+        self.clamped = 0                        # commands that needed clamping (a sign of an upstream bug)
+
+    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(clamped values, names of the joints that were out of range)."""
+        clamped = np.clip(values, self.lower, self.upper)
+        off = [n for n, a, b in zip(self.names, values, clamped, strict=True) if abs(a - b) > 1e-9]
+        if off:
+            self.clamped += 1
+        return clamped, off
+
+
+class DirectSimDrive:
+    """The fallback in simulation without the vendor package: set-points straight into the SimWorld
+    of the driver node (node.sim), as the vendor controller would apply them."""
+
+    def __init__(self, node, arm: ArmSpec, where: str):
+        self.node, self.arm, self.where = node, arm, where
+
+    def positions(self, names: list[str], values, now: float) -> None:
+        sim = getattr(self.node, 'sim', None)
+        if sim is None:                          # the simulator is built after the interfaces
+            return
+        with sim.lock:
+            try:
+                sim.world.command_positions(names, [float(v) for v in values], now, topic=self.arm.joint_state_topic)
+            except ValueError as e:
+                self.node.get_logger().error(f'{self.where}: sim command rejected: {e}', throttle_duration_sec=2.0)

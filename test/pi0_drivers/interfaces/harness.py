@@ -1,0 +1,81 @@
+"""Helpers for the interface tests: a driver node for an embodiment, a probe node that listens on the
+vendor topics, and executor commands published the way the executor publishes them.
+
+Vendor message types come from the test fixtures (test/fixtures/vendor_msgs, built by
+tools/build_test_fixtures.sh, sourced from install_test_fixtures/local_setup.bash) or from a real
+install; ``vendor`` skips a test module with the reason when they are not importable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+
+import numpy as np
+import pytest
+from pi0_msgs.msg import ExecutorCommand
+
+from pi0_drivers.driver_node import RobotDriverNode
+from pi0_drivers.embodiment import load_embodiment
+from pi0_drivers.executor import Command
+from pi0_drivers.messages import command_to_msg
+from pi0_drivers.qos import CHUNK_QOS
+
+FIXTURE_HINT = ('the vendor message fixtures are not built or not sourced: run bash tools/build_test_fixtures.sh '
+                'and source install_test_fixtures/local_setup.bash before pytest')
+
+
+def vendor(package: str, module: str = 'msg'):
+    """The vendor module (e.g. franka_msgs.action), or skip the calling test module saying why."""
+    try:
+        return importlib.import_module(f'{package}.{module}')
+    except ImportError:
+        pytest.skip(f'{package} is not importable: {FIXTURE_HINT}', allow_module_level=True)
+
+
+_RIGS = itertools.count()
+
+
+class DriverRig:
+    """A RobotDriverNode plus a probe node that publishes executor commands, both in a namespace of
+    their own: endpoints of an earlier test can linger on the DDS graph for a moment, and a test must
+    not see them (an action client would find a server that is gone)."""
+
+    def __init__(self, ros, embodiment: str, sim: bool = True, **params):
+        self.ros = ros
+        self.emb = load_embodiment(embodiment)
+        self.namespace = f'/rig{next(_RIGS)}'
+        self.node = ros.make(RobotDriverNode, {'embodiment': embodiment, 'sim': sim, **params},
+                             namespace=self.namespace)
+        self.probe = ros.node('probe', namespace=self.namespace)
+        self.pub = self.probe.create_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
+
+    def now(self) -> float:
+        return self.probe.get_clock().now().nanoseconds * 1e-9
+
+    def collect(self, msg_type, topic: str, qos=10) -> list:
+        return self.ros.collect(self.probe, msg_type, topic, qos)
+
+    def wait_subscribed(self, topic: str, count: int = 1, timeout: float = 5.0) -> None:
+        """Until the driver's publisher on topic sees the probe's subscription (no message lost)."""
+        assert self.ros.wait_for(lambda: self.node.count_subscribers(topic) >= count, timeout), \
+            f'nobody subscribed to {topic}'
+
+    def send(self, mode: int, rows: np.ndarray, wait: bool = True) -> None:
+        """Publish one command; with wait, until the driver has handled it (sent or refused)."""
+        before = self.node.commands_sent + self.node.commands_refused
+        self.pub.publish(command_to_msg(Command(mode, self.now(), self.emb.dt, np.atleast_2d(rows)), self.emb))
+        if wait:
+            assert self.ros.wait_for(lambda: self.node.commands_sent + self.node.commands_refused > before, 5), \
+                'the driver did not handle the command'
+
+    def rows(self, n: int = 5, offset: float = 0.02, gripper: float = 0.5) -> np.ndarray:
+        """n rows from home: each joint a little further per row, grippers at ``gripper``."""
+        rows = np.tile(self.emb.home, (n, 1))
+        joints, grippers = self.emb.indices('joint'), self.emb.indices('gripper')
+        rows[:, joints] += offset * np.arange(1, n + 1)[:, None]
+        rows[:, grippers] = gripper
+        return rows
+
+    def settle(self, seconds: float) -> None:
+        self.ros.wait_for(lambda: False, seconds)
