@@ -8,8 +8,8 @@ lerobot[pi]==0.6.1 installed (see benchmarks/README.md):
 What it does:
 1. Builds LeRobot's ``PI0Policy`` in float32 at small sizes. LeRobot only knows the gemma_2b/gemma_300m
    size tables and hard-codes SigLIP So400m, a 2048-wide projector and a 257152-token vocabulary, so the
-   script swaps in small values for exactly those numbers (``get_gemma_config`` and the PaliGemma config
-   handed to its constructor); none of LeRobot's computation is touched.
+   script swaps in small values for exactly those numbers (``get_gemma_config`` and the PaliGemma and
+   expert Gemma configs handed to their constructors); none of LeRobot's computation is touched.
 2. Perturbs every parameter (norm scales included) so nothing sits at its initial value, and saves the
    policy with LeRobot's ``save_pretrained``: a real LeRobot-layout checkpoint (``model.``-prefixed keys,
    untied VLM lm_head, dead expert lm_head).
@@ -17,6 +17,8 @@ What it does:
 4. Feeds both identical images (one camera masked for one sample), padded prompts, state, noise and
    flow time, and compares: the velocity of one denoising step, the element-wise training loss, and the
    10-step sample (ours with the prefix+state cache, and without any cache).
+5. The other way round: a fresh LeRobot policy loads our LeRobot-layout export with its strict
+   ``load_state_dict`` and must then sample what ours samples.
 Exit status 1 if any max-abs-diff exceeds --tol (1e-4).
 """
 
@@ -37,7 +39,7 @@ from lerobot.policies.pi0 import modeling_pi0  # noqa: E402
 from lerobot.policies.pi0.configuration_pi0 import PI0Config  # noqa: E402
 
 from pi0_policy.model.config import Pi0Config  # noqa: E402
-from pi0_policy.model.weights import load_checkpoint  # noqa: E402
+from pi0_policy.model.weights import LEROBOT, export_state_dict, load_checkpoint  # noqa: E402
 
 # Small sizes. LeRobot's joint attention reshapes with a hard-coded 8 heads, so both Gemmas keep 8.
 OURS = Pi0Config(
@@ -70,6 +72,13 @@ def patch_lerobot_sizes(c: Pi0Config) -> None:
         return build_paligemma(config)
 
     modeling_pi0.PaliGemmaForConditionalGenerationWithPiGemma = small_paligemma
+    build_expert = modeling_pi0.PiGemmaForCausalLM
+
+    def small_vocab_expert(config):
+        config.vocab_size = c.vocab_size  # only sizes the expert's unused lm_head (LeRobot: 257152)
+        return build_expert(config=config)
+
+    modeling_pi0.PiGemmaForCausalLM = small_vocab_expert
 
 
 def build_lerobot_policy(c: Pi0Config, seed: int) -> modeling_pi0.PI0Policy:
@@ -147,10 +156,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         policy.save_pretrained(folder)  # LeRobot's own writer: model.safetensors + config.json
         ours = load_checkpoint(folder, config=OURS)  # our LeRobot-layout loader, strict
-    diffs = compare(policy.model, ours, make_inputs(OURS, args.batch, args.seed))
+    inputs = make_inputs(OURS, args.batch, args.seed)
+    diffs = compare(policy.model, ours, inputs)
+    # Reverse direction: LeRobot reads what we write (strict: every key, no extras).
+    fresh = build_lerobot_policy(OURS, args.seed + 1)
+    fresh.load_state_dict({k: v.clone() for k, v in export_state_dict(ours, LEROBOT).items()}, strict=True)
+    diffs["LeRobot loading our export, 10-step sample"] = compare(fresh.model, ours, inputs)[
+        "10-step sample, prefix+state cache"]
     print(f"LeRobot π₀ vs pi0_ros Pi0Model, float32, batch {args.batch}, sizes {OURS.name}:")
     for name, value in diffs.items():
-        print(f"  {name:40s} {value:.3e}")
+        print(f"  {name:46s} {value:.3e}")
     worst = max(v for k, v in diffs.items() if not k.startswith("scale"))
     print(f"max abs diff {worst:.3e} (tolerance {args.tol:g}): {'PASS' if worst <= args.tol else 'FAIL'}")
     return 0 if worst <= args.tol else 1
