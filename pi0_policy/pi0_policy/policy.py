@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .image_transforms import check_image, resize_with_pad, to_model_pixels
+from .model.config import Pi0Config
 from .model.pi0 import Pi0Model
 from .model.rtc import RtcGuidance
 from .model.tokenizer import PromptTokenizer, load_tokenizer
@@ -82,7 +83,7 @@ class Pi0Policy:
 
     @classmethod
     def from_checkpoint(cls, folder: str | Path, asset_id: str | None = None, device: str = "cpu",
-                        dtype: str | None = None, **kwargs) -> Pi0Policy:
+                        dtype: str | None = None, config: Pi0Config | None = None, **kwargs) -> Pi0Policy:
         """Load model, tokenizer and norm stats from a checkpoint folder.
 
         Args:
@@ -91,12 +92,14 @@ class Pi0Policy:
                 normaliser file when there is no assets folder).
             device: torch device.
             dtype: "float32"/"bfloat16" to override the checkpoint's dtype.
+            config: the model config, for folders whose config.json cannot describe it (e.g. openpi's
+                ``train_pytorch.py`` step folders have none; the action horizon is not in the weights).
             **kwargs: passed to the constructor (use_quantiles, camera_slots).
         """
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"checkpoint folder not found: {folder}")
-        model = load_checkpoint(folder, device=device, dtype=dtype)
+        model = load_checkpoint(folder, config=config, device=device, dtype=dtype)
         tokenizer = load_tokenizer(model.config, folder)
         stats, source = find_norm_stats(folder, asset_id)
         return cls(model, tokenizer, stats, norm_stats_source=source, **kwargs)
