@@ -144,16 +144,31 @@ def feature_stats(values: np.ndarray, quantiles: bool) -> dict[str, np.ndarray]:
 
 
 def image_stats(images_nchw: np.ndarray, quantiles: bool) -> dict[str, np.ndarray]:
-    """Per-channel statistics of sampled uint8 images, scaled to [0, 1], shaped (3, 1, 1)."""
-    x = images_nchw.astype(np.float64)
-    axes = (0, 2, 3)
+    """Per-channel statistics of sampled uint8 images, scaled to [0, 1], shaped (3, 1, 1).
+
+    Computed from each channel's 256-bin histogram: exactly numpy's min/max/mean/std (and its default "linear"
+    quantiles) over the pixels, without a float copy of every sampled image.
+    """
+    if images_nchw.dtype != np.uint8:
+        raise ValueError(f"image statistics need uint8 images, got {images_nchw.dtype}")
+    channels = images_nchw.shape[1]
+    hist = np.stack([np.bincount(images_nchw[:, c].ravel(), minlength=256) for c in range(channels)])  # [C, 256]
+    values = np.arange(256, dtype=np.float64)
+    count = hist.sum(axis=1)
+    mean = (hist * values).sum(axis=1) / count
     stats = {
-        "min": x.min(axis=axes), "max": x.max(axis=axes), "mean": x.mean(axis=axes), "std": x.std(axis=axes),
+        "min": np.array([np.flatnonzero(h)[0] for h in hist], np.float64),
+        "max": np.array([np.flatnonzero(h)[-1] for h in hist], np.float64),
+        "mean": mean, "std": np.sqrt((hist * (values - mean[:, None]) ** 2).sum(axis=1) / count),
     }  # fmt: skip
     if quantiles:
-        pixels = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1)
+        cumulative = np.cumsum(hist, axis=1)
         for q in V3_QUANTILES:
-            stats[f"q{int(q * 100):02d}"] = np.quantile(pixels, q, axis=1)
+            position = q * (count - 1)  # numpy "linear": between sorted elements floor(pos) and floor(pos) + 1
+            low = np.floor(position).astype(np.int64)
+            at = [np.searchsorted(cumulative[c], [low[c] + 1, min(low[c] + 2, count[c])]) for c in range(channels)]
+            a, b = np.array(at, np.float64).T
+            stats[f"q{int(q * 100):02d}"] = a + (position - low) * (b - a)
     out = {k: (v / 255.0).reshape(-1, 1, 1) for k, v in stats.items()}
     out["count"] = np.array([len(images_nchw)])
     return out

@@ -37,7 +37,7 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class EpisodeInfo:
-    """One episode: its rows are ``[start, stop)``."""
+    """One episode: its rows are ``[start, stop)``; ``task`` is its first row's (LeRobot allows several)."""
 
     index: int
     start: int
@@ -202,11 +202,10 @@ class LeRobotReader:
             worst = float(np.max(np.abs(self.timestamp[rows_ep] - expected)))
             if worst > TIMESTAMP_TOLERANCE_S:
                 raise DatasetError(f"{self.root}: episode {position}: timestamps are off frame_index/fps by {worst} s")
-            tasks = set(self.task_index[rows_ep].tolist())
-            if len(tasks) != 1 or not 0 <= next(iter(tasks)) < len(self.tasks):
-                raise DatasetError(f"{self.root}: episode {position}: task_index {sorted(tasks)} "
-                                   f"(one task per episode, < {len(self.tasks)})")  # fmt: skip
-            episodes.append(EpisodeInfo(position, start, stop, self.tasks[next(iter(tasks))]))
+            tasks = self.task_index[rows_ep]
+            if tasks.min() < 0 or tasks.max() >= len(self.tasks):
+                raise DatasetError(f"{self.root}: episode {position}: task_index outside 0..{len(self.tasks) - 1}")
+            episodes.append(EpisodeInfo(position, start, stop, self.tasks[int(tasks[0])]))
             start = stop
         if start != len(self.index):
             raise DatasetError(f"{self.root}: episodes cover {start} rows, the data has {len(self.index)}")

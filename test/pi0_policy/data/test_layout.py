@@ -147,3 +147,15 @@ def test_a_failed_episode_leaves_nothing_behind(tmp_path):
     assert reader.tasks == ["a", "c"] and len(reader) == 7 and reader.num_episodes == 2
     assert sorted(p.name for p in (tmp_path / "ds").rglob("*.parquet")) == [
         "episode_000000.parquet", "episode_000001.parquet"]  # fmt: skip
+
+
+def test_image_statistics_are_numpy_statistics_of_the_pixels():
+    images = (np.random.default_rng(0).beta(2, 5, size=(9, 3, 6, 5)) * 255).astype(np.uint8)
+    stats = lf.image_stats(images, quantiles=True)
+    pixels = images.astype(np.float64).transpose(1, 0, 2, 3).reshape(3, -1)
+    for name, fn in (("min", np.min), ("max", np.max), ("mean", np.mean), ("std", np.std)):
+        np.testing.assert_allclose(stats[name].reshape(3), fn(pixels, axis=1) / 255, rtol=1e-12, atol=1e-15)
+    for q in lf.V3_QUANTILES:
+        np.testing.assert_allclose(stats[f"q{int(q * 100):02d}"].reshape(3), np.quantile(pixels, q, axis=1) / 255,
+                                   atol=1e-12)
+    assert stats["count"].tolist() == [9] and stats["mean"].shape == (3, 1, 1)
