@@ -39,8 +39,16 @@ class Scene:
         return tuple(BLOCK_COLORS)
 
     def sample_layout(self, rng: np.random.Generator) -> None:
-        """Place every block uniformly in the configured region, at least min_separation apart."""
+        """Place every block uniformly in the configured region, at least min_separation apart, or, when
+        the scene has slots, in distinct random slots, each jittered."""
         spec = self.block_spec
+        if spec.slots:
+            chosen = rng.choice(len(spec.slots), size=len(BLOCK_COLORS), replace=False)
+            xy = np.asarray(spec.slots)[chosen] + rng.uniform(-spec.jitter, spec.jitter, (len(BLOCK_COLORS), 2))
+            yaws = rng.uniform(0.0, math.pi / 2, len(BLOCK_COLORS))
+            for color, p, yaw in zip(BLOCK_COLORS, xy, yaws, strict=True):
+                self.place_block(color, p, float(yaw))
+            return
         for _ in range(1000):
             xy = np.column_stack([rng.uniform(*spec.x, len(BLOCK_COLORS)), rng.uniform(*spec.y, len(BLOCK_COLORS))])
             gaps = [np.linalg.norm(xy[i] - xy[j]) for i in range(len(xy)) for j in range(i)]

@@ -24,6 +24,7 @@ world frame at reset (mobile robots then drive away from it).
       floor_height: -0.75                  # world z of the floor             (default table height - 0.75)
       base_body: {size: [sx, sy, sz]}      # drawn mobile base, centred under the robot origin (optional)
       blocks: {size: 0.045, x: [lo, hi], y: [lo, hi], min_separation: 0.15}   # where blocks are placed
+              # optional: slots: [[x, y], ...] (blocks go to distinct slots) and jitter: m around each
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class BlockSpec:
     x: tuple[float, float]      # world x range of block centres
     y: tuple[float, float]
     min_separation: float       # between block centres (m)
+    slots: tuple[tuple[float, float], ...] = ()   # if given: blocks go to distinct slots (x, y) ...
+    jitter: float = 0.0                           # ... each moved by up to this much in x and y (m)
 
 
 @dataclass(frozen=True)
@@ -276,12 +279,34 @@ def _parse_sim(emb: Embodiment) -> SimSpec:
         body_r.done()
 
     b_r = r.mapping('blocks')
+    raw_slots = b_r.value('slots', [])
+    if not isinstance(raw_slots, list):
+        raise SimConfigError(f'{b_r.where}.slots: expected a list of [x, y], got {raw_slots!r}')
+    slots = tuple(_vector(v, 2, f'{b_r.where}.slots[{i}]') for i, v in enumerate(raw_slots))
     blocks = BlockSpec(b_r.number('size', positive=True), _range(b_r, 'x'), _range(b_r, 'y'),
-                       b_r.number('min_separation', 0.15, positive=True))
+                       b_r.number('min_separation', 0.15, positive=True), slots, b_r.number('jitter', 0.0))
     b_r.done()
     r.done()
     _check_blocks_fit(blocks, table)
     return SimSpec(arms, base_camera, table, floor, base_body, blocks)
+
+
+def _check_slots(blocks: BlockSpec) -> None:
+    """Slots lie in the block region and stay min_separation apart even when both blocks jitter."""
+    if len(blocks.slots) < 2:
+        raise SimConfigError('sim.blocks.slots: at least two slots are needed for two blocks')
+    if blocks.jitter < 0:
+        raise SimConfigError(f'sim.blocks.jitter: must be >= 0, got {blocks.jitter}')
+    (x0, x1), (y0, y1) = blocks.x, blocks.y
+    for i, (x, y) in enumerate(blocks.slots):
+        if not (x0 <= x - blocks.jitter and x + blocks.jitter <= x1 and y0 <= y - blocks.jitter
+                and y + blocks.jitter <= y1):
+            raise SimConfigError(f'sim.blocks.slots[{i}]: with its jitter it must lie in the x/y ranges')
+    worst = 2 * math.sqrt(2) * blocks.jitter
+    for i, a in enumerate(blocks.slots):
+        for j, b in enumerate(blocks.slots[:i]):
+            if math.dist(a, b) - worst < blocks.min_separation:
+                raise SimConfigError(f'sim.blocks.slots[{j}] and [{i}]: closer than min_separation once jittered')
 
 
 def _check_blocks_fit(blocks: BlockSpec, table: TableSpec) -> None:
@@ -294,6 +319,9 @@ def _check_blocks_fit(blocks: BlockSpec, table: TableSpec) -> None:
     if blocks.min_separation < blocks.size * math.sqrt(2):
         raise SimConfigError(f'sim.blocks.min_separation: must be at least the block diagonal '
                              f'({blocks.size * math.sqrt(2):.3f} m) so that blocks never overlap')
+    if blocks.slots:
+        _check_slots(blocks)
+        return
     # Two blocks must fit: the region's diagonal has to exceed the separation.
     if math.hypot(x1 - x0, y1 - y0) < blocks.min_separation:
         raise SimConfigError('sim.blocks: the x/y ranges are too small for two blocks min_separation apart')
