@@ -123,6 +123,7 @@ class ChunkExecutor:
         self._executing_id: int | None = None    # chunk whose first command went out
         self._request_id = 0
         self._request_sent_at: float | None = None
+        self._accept_after = -math.inf             # observations older than the last resume are stale
 
     # ---------------------------------------------------------------- inputs
     def update_measured(self, state: np.ndarray) -> None:
@@ -189,6 +190,9 @@ class ChunkExecutor:
         if now > stamp + last_step * dt + _EPS:
             return False, (f'chunk {chunk_id} refused: stale, its observation is {now - stamp:.3f} s old '
                            f'and every step it may execute is past')
+        if stamp < self._accept_after:
+            return False, (f'chunk {chunk_id} refused: its observation was taken before the executor resumed '
+                           f'({self._accept_after - stamp:.3f} s earlier)')
         current = self.blender.current
         if current is not None and stamp <= current.stamp:
             return False, (f'chunk {chunk_id} refused: its observation ({stamp:.3f}) is not newer than '
@@ -213,13 +217,22 @@ class ChunkExecutor:
             self.state = 'stopped'
             self.blender.clear()
 
-    def resume(self) -> bool:
-        """Leave paused/stopped; wait for a fresh chunk. False while the e-stop is latched."""
+    def resume(self, now: float | None = None) -> bool:
+        """Leave paused/stopped; wait for a fresh chunk. False while the e-stop is latched.
+
+        Chunks computed from observations taken before ``now`` are refused afterwards (the world may
+        have changed while paused), and the hold reference is measured anew: a robot moved while the
+        executor was paused (by hand, by a reset) is not pulled back to where it was.
+        """
         if self.state == 'estop':
             return False
         if self.state in ('paused', 'stopped'):
-            self.blender.clear()                  # chunks from before the pause are stale
+            self.blender.clear()
             self._request_sent_at = None
+            if self._measured is not None:
+                self._last_command = self._last_command_time = None
+            if now is not None:
+                self._accept_after = now
             self.state = 'waiting'
         return True
 

@@ -181,7 +181,7 @@ class ChunkExecutorNode(Node):
 
     def _srv_resume(self, _req, res):
         with self.lock:
-            res.success = self.core.resume()
+            res.success = self.core.resume(self.now())
             res.message = f'state: {self.core.state}' if res.success else 'e-stop is latched: reset it first'
         return res
 

@@ -60,7 +60,7 @@ class RunInstructionServer:
             with node.lock:
                 self.active_instruction = goal.instruction
                 node.core.stop()              # drop chunks conditioned on the previous instruction
-                node.core.resume()
+                node.core.resume(node.now())
                 start_executed = node.core.stats.chunks_executed
             node.get_logger().info(f'run_instruction: "{goal.instruction}" for {limit:g} s')
             t0 = time.monotonic()

@@ -156,6 +156,22 @@ def test_pause_resume_stop_and_estop(emb):
     assert ex.resume() and ex.state == 'waiting'
 
 
+def test_resume_refuses_older_observations_and_measures_the_robot_again(emb):
+    ex = make_executor(emb)
+    moved = emb.home.copy()
+    moved[0] += 0.3
+    ex.offer_chunk(1, 100.0, DT, np.tile(moved, (50, 1)), now=100.0)
+    for i in range(5):
+        ex.tick(100.0 + i * DT)
+    ex.pause()
+    ex.update_measured(emb.home)              # moved back while paused (a reset, a person)
+    assert ex.resume(now=101.0)
+    assert ex.tick(101.0).positions[0] == pytest.approx(emb.home)   # holds where the robot is now
+    ok, why = ex.offer_chunk(2, 100.9, DT, np.tile(emb.home, (50, 1)), now=101.05)
+    assert not ok and 'before the executor resumed' in why
+    assert ex.offer_chunk(3, 101.02, DT, np.tile(emb.home, (50, 1)), now=101.05)[0]
+
+
 def test_hold_zeroes_the_base_at_the_acceleration_limit():
     emb = load_embodiment('trossen_mobile')
     ex = ChunkExecutor(emb, ExecutorConfig(executed_steps=25, rate_hz=50.0, overrun_steps=0))
