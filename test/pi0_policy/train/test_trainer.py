@@ -150,3 +150,18 @@ def test_config_errors_are_clear(ur5e_data, tmp_path):
     cfg = parse_args(["--data", "a", "--data", "b", "--config", "pi0_small", "--out", "o", "--steps", "5",
                       "--grad-checkpointing", "--ema", "0.999", "--loss-dims", "all"])  # fmt: skip
     assert cfg.data == ["a", "b"] and cfg.grad_checkpointing and cfg.ema == 0.999 and cfg.peak_lr == 3e-4
+
+
+def test_training_can_start_from_a_checkpoint(ur5e_data, micro_json, tmp_path):
+    first = Trainer(TrainConfig(data=[str(ur5e_data)], out=str(tmp_path / "a"), config=str(micro_json), steps=1,
+                                batch_size=2, workers=0), progress=False)  # fmt: skip
+    first.run()
+    folder = checkpoint.latest(tmp_path / "a")
+    second = Trainer(TrainConfig(data=[str(ur5e_data)], out=str(tmp_path / "b"), init=str(folder), steps=1,
+                                 batch_size=2, workers=0), progress=False)  # fmt: skip
+    assert second.cfg.peak_lr == 2.5e-5  # fine-tuning default
+    saved = {**dict(first.model.named_parameters()), **first.ema.shadow}  # the EMA of trained params, else raw
+    for name, value in second.model.named_parameters():  # starts from the saved weights
+        torch.testing.assert_close(value.detach(), saved[name].detach(), msg=name)
+    second.run()
+    assert Pi0Policy.from_checkpoint(checkpoint.latest(tmp_path / "b")).config.name == "micro"
