@@ -147,7 +147,10 @@ class TeleopNode(Node):
 
 
 def main(args=None):
-    run_node(TeleopNode, args)
+    try:
+        run_node(TeleopNode, args)
+    except KeyboardInterrupt:
+        pass    # a second SIGINT during clean-up (the process group and launch both sent one)
 
 
 if __name__ == '__main__':
