@@ -1,0 +1,24 @@
+"""Two 6-DoF arms on a holonomic base, all on ros2_control:
+`ros2 launch pi0_bringup fibocom_mobile.launch.py sim:=true`.
+
+Real robot: start its ros2_control bringup first: a JointTrajectoryController
+(<side>_arm_controller) and a forward command controller (<side>_gripper_controller) per arm, and a
+mecanum/omni drive controller taking TwistStamped on base_controller/cmd_vel.
+Arguments as in pi0_stack.launch.py: sim, checkpoint, instruction, namespace, params_file, switching,
+log_level. Every robot topic is relative: namespace moves them all; to rename single ones, include
+this file inside a GroupAction with launch_ros.actions.SetRemap(src=..., dst=...).
+"""
+
+from launch import LaunchDescription
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    stack = PathJoinSubstitution([FindPackageShare('pi0_bringup'), 'launch', 'pi0_stack.launch.py'])
+    return LaunchDescription([
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(stack),
+                                 launch_arguments={'embodiment': 'fibocom_mobile'}.items()),
+    ])
