@@ -101,8 +101,8 @@ src_sig=$(cd "$ROOT" && {
   find pi0_msgs pi0_policy pi0_drivers pi0_bringup ${PI0_EXTRA_BUILD:-} -type f \( -name package.xml \
     -o -name CMakeLists.txt -o -name 'setup.py' -o -name 'setup.cfg' -o -name '*.msg' -o -name '*.srv' \
     -o -name '*.action' \) | sort | xargs cat
-  find pi0_msgs pi0_policy pi0_drivers pi0_bringup ${PI0_EXTRA_BUILD:-} -type f ! -name '*.py' \
-    ! -name '*.pyc' | sort
+  find pi0_msgs pi0_policy pi0_drivers pi0_bringup ${PI0_EXTRA_BUILD:-} -type f \( ! -name '*.py' \
+    -o -name '*.launch.py' \) ! -name '*.pyc' | sort
 } | sha1sum)
 if ! stamp_ok colcon "$src_sig" || [[ ! -f "$ROOT/install/setup.bash" ]]; then
   log "colcon build (first time: about two minutes)"

@@ -80,8 +80,14 @@ class SimBackend:
         return response
 
     def _on_step(self) -> None:
-        now = self.now()
         with self.lock:
+            # The clock is read under the lock: a reset (or a command) stamped between reading it and
+            # stepping would otherwise make this step go back in time.
+            now = self.now()
+            if now < self.world.time:       # the clock jumped back (sim time, a replayed bag)
+                self.node.get_logger().warning('sim: the clock went back; the simulation is reset',
+                                               throttle_duration_sec=5.0)
+                self.world.reset(now=now)
             self.world.step(now)
             states = {t: self.world.joint_state(t) for t in self.state_topics}
             odom = self.world.odometry() if self.odom_pub is not None else None
