@@ -21,6 +21,7 @@ for that episode and moves on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,7 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
         raise BagError(f"{path}: camera slot(s) {unknown} are not cameras of {emb.name}")
     cam_topics = {cam.slot: pick_camera_topic(cam, ns, available, path) for cam in wanted_cams}
 
-    # unified dim -> (topic, joint name, converter), for every arm joint and gripper
+    # joint state topic -> joint name -> (unified dim, converter to unified units or None)
     joint_dims: dict[str, dict[str, tuple[int, object]]] = {}
     for arm, joint_idx, grip_idx in emb.arm_slices():
         topic = resolve(ns, arm.joint_state_topic)
@@ -194,7 +195,16 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
     image_slot = {topic: slot for slot, (topic, _) in cam_topics.items()}
     base_axes = dict(zip(emb.base.axes, emb.base_indices(), strict=True)) if emb.base is not None else {}
     warnings: list[str] = []
-    bad_commands = 0
+    bad_commands = bad_samples = 0
+
+    def add_sample(i: int, t: int, value: float, convert=None) -> None:
+        nonlocal bad_samples
+        if not math.isfinite(value):  # never let a NaN reach the data (nor clip it into a "valid" gripper value)
+            bad_samples += 1
+            return
+        state_samples[i][0].append(t)
+        state_samples[i][1].append(convert(value) if convert else float(value))
+
     wanted_topics = set(required) | set(image_slot) | {topics["instruction"]}
     connections = [c for c in reader.connections if c.topic in wanted_topics]
     for conn, log_time, raw in reader.messages(connections=connections):
@@ -210,16 +220,13 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
             for name, value in zip(names, msg.position, strict=False):
                 entry = joint_dims[topic].get(name)
                 if entry is not None:
-                    i, convert = entry
-                    state_samples[i][0].append(t)
-                    state_samples[i][1].append(convert(value) if convert else float(value))
+                    add_sample(entry[0], t, float(value), entry[1])
         elif topic == odom_topic:
             t = stamp_ns(msg.header, log_time)
             twist = msg.twist.twist
             measured = {"vx": twist.linear.x, "vy": twist.linear.y, "wz": twist.angular.z}
             for axis, i in base_axes.items():
-                state_samples[i][0].append(t)
-                state_samples[i][1].append(float(measured[axis]))
+                add_sample(i, t, float(measured[axis]))
         elif topic == topics["command"]:
             row = _command_row(msg, emb, path)
             if row is None:
@@ -233,6 +240,8 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
             instructions.append((int(log_time), str(msg.data)))
     if bad_commands:
         warnings.append(f"{bad_commands} {COMMAND_TOPIC} message(s) with non-finite positions were ignored")
+    if bad_samples:
+        warnings.append(f"{bad_samples} non-finite joint/base value(s) were ignored")
 
     start_ns, stop_ns, start_msg, stop_msg = _episode_bounds(events, path, warnings)
     if start_msg.embodiment and start_msg.embodiment != emb.name:

@@ -67,18 +67,22 @@ def test_timestamps_start_at_zero_and_step_exactly_and_dtypes_are_as_declared(co
     assert [e["source"]["dropped_leading_frames"] for e in meta["episodes"]] == [2, 2]
 
 
-def test_nan_commands_are_dropped_and_a_missing_stop_ends_at_the_last_sample(tmp_path):
+def test_nan_values_are_dropped_and_a_missing_stop_ends_at_the_last_sample(tmp_path):
     spec = bm.Ur5eEpisode(with_stop=False, task="")  # no STOP, no task in START: the instruction is the task
     t_nan = bm.T0 + int(0.19 * bm.NS)  # an extra command between two good ones (0.163 s and 0.213 s)
-    spec.extra = [("/pi0/command", "pi0_msgs/msg/ExecutorCommand", t_nan, bm.command(t_nan, np.full(7, np.nan)))]
+    spec.extra = [("/pi0/command", "pi0_msgs/msg/ExecutorCommand", t_nan, bm.command(t_nan, np.full(7, np.nan))),
+                  ("/joint_states", "sensor_msgs/msg/JointState", t_nan,
+                   bm.joint_state(t_nan, ["elbow_joint", bm.GRIPPER_JOINT], [np.nan, np.nan]))]
     spec.write(tmp_path / "bags" / "ep")
     result = convert(tmp_path / "bags", tmp_path / "ds", "ur5e", progress=False)
     report = result.reports[0]
     assert report.ok, report.error
-    assert any("non-finite" in w for w in report.warnings) and any("no STOP" in w for w in report.warnings)
+    assert any("1 /pi0/command message(s) with non-finite" in w for w in report.warnings)
+    assert any("2 non-finite joint/base value(s)" in w for w in report.warnings)
+    assert any("no STOP" in w for w in report.warnings)
     reader = LeRobotReader(tmp_path / "ds")
     assert reader.tasks == ["an older instruction"]
-    assert np.all(np.isfinite(reader.action))
+    assert np.all(np.isfinite(reader.action)) and np.all(np.isfinite(reader.state))
     # Without STOP the episode runs to the last sample (joint states go on 0.2 s past the nominal end).
     assert reader.episodes[0].length > len(bm.Ur5eEpisode().expected()["rows"])
 
