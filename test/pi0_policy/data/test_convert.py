@@ -77,7 +77,7 @@ def test_nan_values_are_dropped_and_a_missing_stop_ends_at_the_last_sample(tmp_p
     result = convert(tmp_path / "bags", tmp_path / "ds", "ur5e", progress=False)
     report = result.reports[0]
     assert report.ok, report.error
-    assert any("1 /pi0/command message(s) with non-finite" in w for w in report.warnings)
+    assert any("1 pi0/command message(s) with non-finite" in w for w in report.warnings)
     assert any("2 non-finite joint/base value(s)" in w for w in report.warnings)
     assert any("no STOP" in w for w in report.warnings)
     reader = LeRobotReader(tmp_path / "ds")
