@@ -18,11 +18,12 @@ demo: setup  ## run the UR5e stack in simulation with the default policy (DURATI
 	@$(ENV) && python -m pi0_bringup.run_stack --embodiment $(EMBODIMENT) --sim --duration $(DURATION) \
 		--plot out/demo_$(EMBODIMENT).png
 
-test: setup  ## run the whole test suite
-	@$(ENV) && python -m pytest $(PYTEST_ARGS)
+test: setup  ## run the whole test suite (vendor message fixtures built first, for the driver tests)
+	@bash tools/build_test_fixtures.sh
+	@$(ENV) && source install_test_fixtures/local_setup.bash && python -m pytest $(PYTEST_ARGS)
 
 lint: setup  ## ruff
 	@$(ENV) && ruff check .
 
 clean:  ## remove build products (keeps .venv)
-	rm -rf build install log out
+	rm -rf build install install_test_fixtures log out
