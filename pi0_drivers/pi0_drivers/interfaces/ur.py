@@ -11,7 +11,10 @@ Arm, two modes (interface.mode):
                       target only (the robot runs it as servoj).
 Gripper (interface.gripper_mode):
     forward_command   Float64MultiArray [knuckle angle] to a forward command controller;
-    gripper_action    control_msgs/action/GripperCommand goals (control_msgs must be installed).
+    gripper_action    control_msgs/action/GripperCommand goals (control_msgs must be installed), sent
+                      when the target moved by more than a deadband; each new goal preempts the last.
+The simulator serves the same topics (ArmControllersSimEndpoint, shared with the franka and jtc
+arms) and, with control_msgs installed, the GripperCommand action (sim_gripper.SimGripperAction).
 """
 
 from __future__ import annotations
