@@ -201,9 +201,11 @@ class ChunkExecutorNode(Node):
     def _on_tick(self) -> None:
         self.tick_stats.add(time.monotonic())
         now = self.now()
+        # Ask only when a policy listens: a request nobody hears would wait for request_timeout.
+        listening = self.request_pub.get_subscription_count() > 0
         with self.lock:
             command = self.core.tick(now)
-            request = self.core.make_request(now) if self.core.want_request(now) else None
+            request = self.core.make_request(now) if listening and self.core.want_request(now) else None
         if command is not None:
             self.command_pub.publish(command_to_msg(command, self.embodiment))
         if request is not None:
