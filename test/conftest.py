@@ -15,37 +15,28 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 
 # ---------------------------------------------------------------- ROS harness for node tests
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import pytest  # noqa: E402
 
 
 class RosHarness:
-    """A private rclpy context with a background multi-threaded executor, for node-level tests with real
-    DDS between the nodes. ``wait_for`` polls a condition while the executor keeps spinning."""
+    """A private rclpy context whose nodes each spin on their own executor thread (pi0_drivers.spin),
+    for node-level tests with real DDS between the nodes. ``wait_for`` polls a condition meanwhile."""
 
     def __init__(self):
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+
+        from pi0_drivers.spin import NodeSpinner
         self.rclpy = rclpy
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=6, context=self.context)
+        self.spinner = NodeSpinner(self.context)
         self.nodes = []
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:
-            if self.context.ok():
-                raise
 
     def add(self, node):
         self.nodes.append(node)
-        self.executor.add_node(node)
+        self.spinner.add(node)
         return node
 
     def node(self, name: str, **kwargs):
@@ -81,13 +72,8 @@ class RosHarness:
         return future.result()
 
     def shutdown(self):
-        for node in self.nodes:         # no new callbacks for nodes about to be destroyed
-            self.executor.remove_node(node)
-        self.executor.shutdown(timeout_sec=2.0)
-        for node in reversed(self.nodes):
-            node.destroy_node()
+        self.spinner.shutdown()
         self.rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=5.0)
 
 
 @pytest.fixture

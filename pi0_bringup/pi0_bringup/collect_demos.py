@@ -22,7 +22,6 @@ from pathlib import Path
 import rclpy
 import yaml
 from pi0_msgs.srv import StartEpisode, StopEpisode
-from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.serialization import deserialize_message
@@ -35,6 +34,7 @@ from pi0_bringup.runner import config_dir, node_parameters
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.qos import LATCHED_QOS
 from pi0_drivers.recording.recorder_node import RecorderNode
+from pi0_drivers.spin import NodeSpinner
 from pi0_drivers.teleop.expert_node import ScriptedExpertNode
 from pi0_drivers.teleop.scripted_expert import PlanningError
 
@@ -67,23 +67,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 class DemoCollector:
-    """Driver (simulated), recorder and scripted expert in one process, spinning in a background thread."""
+    """Driver (simulated), recorder and scripted expert in one process, each spinning on its own thread."""
 
     def __init__(self, out: Path, seed: int, camera_transport: str, disk_floor_mb: float, compression: str = 'none'):
         self.context = rclpy.Context()
         rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.nodes: list[Node] = []
-        self._threads: list[threading.Thread] = []
-        # The simulated driver spins alone on a single thread: its sim/reset service and its
-        # stepping timer run in different callback groups, and stepping reads the clock before it
-        # takes the simulation lock, so a reset landing in between makes the next step go back in
-        # time (ValueError, which ends the executor). One thread serialises the two.
-        self.driver_executor = SingleThreadedExecutor(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.spinner = NodeSpinner(self.context)      # each node on its own executor thread
         try:
             driver_params = node_parameters(config_dir() / f'{EMBODIMENT}.yaml', 'pi0_robot_driver')
             driver_params.update(embodiment=EMBODIMENT, sim=True, sim_seed=seed, sim_camera_transport=camera_transport)
-            self.driver = self._add(RobotDriverNode, driver_params, executor=self.driver_executor)
+            self.driver = self._add(RobotDriverNode, driver_params)
             self.recorder = self._add(RecorderNode, {
                 'embodiment': EMBODIMENT, 'output_dir': str(out), 'camera_transport': camera_transport,
                 'disk_floor_mb': disk_floor_mb, 'compression': compression})
@@ -94,18 +88,15 @@ class DemoCollector:
             self.reset_client = self.client.create_client(Trigger, 'sim/reset')
             self.start_client = self.client.create_client(StartEpisode, 'pi0/recorder/start_episode')
             self.stop_client = self.client.create_client(StopEpisode, 'pi0/recorder/stop_episode')
-            for name, executor in (('collect_demos_sim', self.driver_executor), ('collect_demos', self.executor)):
-                self._threads.append(threading.Thread(target=executor.spin, name=name, daemon=True))
-                self._threads[-1].start()
         except BaseException:
             self.shutdown()
             raise
 
-    def _add(self, cls, params: dict, executor=None, **kwargs):
+    def _add(self, cls, params: dict, **kwargs):
         node = cls(context=self.context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
                    **kwargs)
         self.nodes.append(node)
-        (executor or self.executor).add_node(node)
+        self.spinner.add(node)
         return node
 
     def call(self, client, request, timeout: float = 10.0):
@@ -174,12 +165,7 @@ class DemoCollector:
         for node in self.nodes:
             if isinstance(node, RecorderNode):
                 node.finish('interrupted')          # a Ctrl-C mid-episode still leaves a finished bag
-        for executor in (self.executor, self.driver_executor):
-            executor.shutdown(timeout_sec=2.0)
-        for thread in self._threads:
-            thread.join(timeout=5.0)
-        for node in reversed(self.nodes):
-            node.destroy_node()
+        self.spinner.shutdown()
         rclpy.try_shutdown(context=self.context)
 
 

@@ -1,6 +1,7 @@
 """In-process runner: the same three nodes as pi0_stack.launch.py, with the same parameter file,
-composed in one process on one rclpy executor. Used by the main job and by the system tests, since
-`ros2 launch` is not installable everywhere; on a full ROS install the launch files do the same.
+composed in one process, each node spun on its own executor thread (see pi0_drivers.spin). Used by the
+main job and by the system tests, since `ros2 launch` is not installable everywhere; on a full ROS
+install the launch files do the same.
 
 With ``policy_process=True`` the policy node runs in a child process of its own (as under
 `ros2 launch`): the model's Python work then no longer shares one interpreter lock with the control
@@ -10,18 +11,18 @@ tick and the simulator, which on a small CPU halves the jitter and the inference
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import traceback
 from pathlib import Path
 from typing import Any
 
 import rclpy
 import yaml
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
+from pi0_drivers.spin import NodeSpinner
 from pi0_policy.policy_node import PolicyNode
 
 NODE_NAMES = ('pi0_robot_driver', 'pi0_chunk_executor', 'pi0_policy')
@@ -70,8 +71,7 @@ class Stack:
 
     def __init__(self, embodiment: str = 'ur5e', sim: bool = True, checkpoint: str = '', instruction: str = '',
                  namespace: str = '', params_file: str | Path = '', switching: str = '',
-                 overrides: dict[str, dict[str, Any]] | None = None, threads: int = 8,
-                 policy_process: bool = False):
+                 overrides: dict[str, dict[str, Any]] | None = None, policy_process: bool = False):
         params_file = Path(params_file) if params_file else config_dir() / f'{embodiment}.yaml'
         if not params_file.is_file():
             raise FileNotFoundError(f'no parameter file {params_file} for embodiment {embodiment!r}')
@@ -90,32 +90,28 @@ class Stack:
                 raise ValueError(f'override for unknown node {node!r}; nodes: {", ".join(NODE_NAMES)}')
             self.params[node].update(values)
         self.namespace = namespace
-        self.threads = threads
         self.policy_process = policy_process
         self._policy_proc = None
         self._policy_stop = None
         self.context: rclpy.Context | None = None
         self.nodes: dict[str, Any] = {}
-        self._executor: MultiThreadedExecutor | None = None
-        self._thread: threading.Thread | None = None
+        self._spinner: NodeSpinner | None = None
 
     def _make(self, cls, name):
         overrides = [Parameter(k, value=v) for k, v in self.params[name].items()]
         node = cls(context=self.context, namespace=self.namespace, parameter_overrides=overrides)
         self.nodes[name] = node
-        self._executor.add_node(node)
+        self._spinner.add(node)
         return node
 
     def start(self) -> Stack:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self._executor = MultiThreadedExecutor(num_threads=self.threads, context=self.context)
+        self._spinner = NodeSpinner(self.context)
         try:
             # Driver first (the robot's state flows), the policy last (loading and warm-up take a while).
             self._make(RobotDriverNode, 'pi0_robot_driver')
             self._make(ChunkExecutorNode, 'pi0_chunk_executor')
-            self._thread = threading.Thread(target=self._spin, name='pi0_stack', daemon=True)
-            self._thread.start()
             if self.policy_process:
                 self._start_policy_process()
             else:
@@ -138,16 +134,9 @@ class Stack:
                 raise RuntimeError(f'the policy node did not start (exit code {self._policy_proc.exitcode}); '
                                    f'its error is printed above')
 
-    def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:   # the context was shut down under the executor
-            if self.context is not None and self.context.ok():
-                raise
-
     def add_node(self, node) -> None:
-        """Spin another node (a monitor, a test probe) with the stack."""
-        self._executor.add_node(node)
+        """Spin another node (a monitor, a test probe) with the stack; it is destroyed with the stack."""
+        self._spinner.add(node)
 
     @property
     def driver(self) -> RobotDriverNode:
@@ -171,15 +160,12 @@ class Stack:
                 self._policy_proc.terminate()
                 self._policy_proc.join(timeout=5.0)
             self._policy_proc = None
-        if self._executor is not None:
-            self._executor.shutdown(timeout_sec=2.0)
-        for node in reversed(list(self.nodes.values())):
-            node.destroy_node()
+        if self._spinner is not None:
+            self._spinner.shutdown()
+            self._spinner = None
         self.nodes.clear()
         if self.context is not None:
             rclpy.try_shutdown(context=self.context)
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
         self.context = None
 
     def __enter__(self) -> Stack:
@@ -195,7 +181,7 @@ def _policy_process_main(params: dict[str, Any], namespace: str, ready, stop) ->
     node = None
     try:
         node = PolicyNode(namespace=namespace, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        executor = MultiThreadedExecutor(num_threads=4)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         ready.set()
         while not stop.is_set() and rclpy.ok():

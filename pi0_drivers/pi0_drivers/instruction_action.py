@@ -4,7 +4,8 @@ instruction for a bounded time and get the outcome (pi0_msgs/action/RunInstructi
 On a goal the server publishes the instruction (latched pi0/instruction, which the policy node
 follows), makes the executor accept only chunks conditioned on that instruction, resumes it, and
 pauses it again when the time limit is reached, the goal is canceled, or the executor is stopped or
-e-stopped. One goal at a time.
+e-stopped. One goal at a time. The goal runs as a coroutine that awaits a timer between feedbacks, so
+it never blocks the node's single-threaded executor (the control tick keeps its rate).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pi0_msgs.action import RunInstruction
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.task import Future
 from std_msgs.msg import String
 
 from pi0_drivers.messages import to_sec
@@ -33,6 +35,18 @@ class RunInstructionServer:
             goal_callback=self._on_goal, cancel_callback=lambda _goal: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup())
 
+    def _sleep(self, seconds: float) -> Future:
+        """A future the node's own executor completes after ``seconds`` (await it in a coroutine)."""
+        future = Future()
+        timer = None
+
+        def fire():
+            timer.cancel()
+            self.node.destroy_timer(timer)
+            future.set_result(None)
+        timer = self.node.create_timer(seconds, fire)
+        return future
+
     def accepts_chunk(self, instruction: str) -> bool:
         """While a goal runs, only chunks conditioned on its instruction may be executed."""
         return self.active_instruction is None or instruction == self.active_instruction
@@ -51,7 +65,7 @@ class RunInstructionServer:
         self._busy = True
         return GoalResponse.ACCEPT
 
-    def _execute(self, handle) -> RunInstruction.Result:
+    async def _execute(self, handle) -> RunInstruction.Result:
         node, goal = self.node, handle.request
         limit = to_sec(goal.time_limit)
         result = RunInstruction.Result()
@@ -80,7 +94,7 @@ class RunInstructionServer:
                     outcome, message = RunInstruction.Result.OUTCOME_TIME_LIMIT, f'ran for {limit:g} s'
                 if outcome is not None:
                     break
-                time.sleep(FEEDBACK_PERIOD)
+                await self._sleep(FEEDBACK_PERIOD)
             with node.lock:
                 node.core.pause()
             result.outcome, result.message = outcome, message

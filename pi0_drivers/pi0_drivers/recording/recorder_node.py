@@ -33,7 +33,7 @@ from pi0_msgs.msg import EpisodeEvent
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -431,7 +431,7 @@ def main(args=None) -> None:
         rclpy.logging.get_logger('pi0_recorder').fatal(str(e))
         rclpy.try_shutdown()
         sys.exit(1)
-    executor = MultiThreadedExecutor()
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, name='pi0_recorder_spin', daemon=True)
     spinner.start()

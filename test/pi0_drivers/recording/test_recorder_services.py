@@ -12,7 +12,7 @@ import pytest
 import rclpy
 import yaml
 from pi0_msgs.srv import StartEpisode, StopEpisode
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosbags.highlevel import AnyReader
@@ -42,7 +42,7 @@ class Harness:
         self.recorder = RecorderNode(context=context, parameter_overrides=[Parameter(k, value=v)
                                                                            for k, v in values.items()])
         self.client = Node('recorder_test_client', context=context)
-        self.executor = MultiThreadedExecutor(context=context)
+        self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.recorder)
         self.executor.add_node(self.client)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)

@@ -13,7 +13,7 @@ import pytest
 import rclpy
 from geometry_msgs.msg import Twist
 from pi0_msgs.msg import ExecutorCommand
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
@@ -73,7 +73,7 @@ def stack():
     rclpy.init(context=context)
     teleop = TeleopNode(context=context, parameter_overrides=[Parameter('embodiment', value='trossen_mobile')])
     rig = Rig(context)
-    executor = MultiThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(teleop)
     executor.add_node(rig)
     thread = threading.Thread(target=executor.spin, daemon=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from pi0_msgs.srv import StartEpisode, StopEpisode
-from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosbags.highlevel import AnyReader
@@ -51,7 +51,7 @@ def test_leader_teleop_is_recorded_like_the_expert(tmp_path):
     teleop = TeleopNode(context=context, parameter_overrides=params({'embodiment': 'ur5e'}))
     rig = Node('fake_leader', context=context)
     leader = rig.create_publisher(JointState, 'leader/joint_states', SENSOR_PUB_QOS)
-    sim_executor, executor = SingleThreadedExecutor(context=context), MultiThreadedExecutor(context=context)
+    sim_executor, executor = SingleThreadedExecutor(context=context), SingleThreadedExecutor(context=context)
     sim_executor.add_node(driver)
     for node in (recorder, teleop, rig):
         executor.add_node(node)
