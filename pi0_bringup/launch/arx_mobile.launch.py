@@ -7,16 +7,8 @@ log_level. Every robot topic is relative: namespace moves them all; to rename si
 this file inside a GroupAction with launch_ros.actions.SetRemap(src=..., dst=...).
 """
 
-from launch import LaunchDescription
-from launch.actions import IncludeLaunchDescription
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import PathJoinSubstitution
-from launch_ros.substitutions import FindPackageShare
+from pi0_bringup.launch_util import robot_stack
 
 
 def generate_launch_description():
-    stack = PathJoinSubstitution([FindPackageShare('pi0_bringup'), 'launch', 'pi0_stack.launch.py'])
-    return LaunchDescription([
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(stack),
-                                 launch_arguments={'embodiment': 'arx_mobile'}.items()),
-    ])
+    return robot_stack('arx_mobile')

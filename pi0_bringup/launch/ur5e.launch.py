@@ -6,15 +6,8 @@ Arguments as in pi0_stack.launch.py: sim, checkpoint, instruction, namespace, pa
 log_level.
 """
 
-from launch import LaunchDescription
-from launch.actions import IncludeLaunchDescription
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import PathJoinSubstitution
-from launch_ros.substitutions import FindPackageShare
+from pi0_bringup.launch_util import robot_stack
 
 
 def generate_launch_description():
-    stack = PathJoinSubstitution([FindPackageShare('pi0_bringup'), 'launch', 'pi0_stack.launch.py'])
-    return LaunchDescription([
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(stack), launch_arguments={'embodiment': 'ur5e'}.items()),
-    ])
+    return robot_stack('ur5e')
