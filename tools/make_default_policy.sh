@@ -22,8 +22,10 @@ EVAL_EPISODES=${EVAL_EPISODES:-20}
 export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-150}
 
 bash "$ROOT/tools/setup.sh"
+set +u                          # colcon's setup scripts read unset variables
 # shellcheck disable=SC1091
 source "$ROOT/tools/env.sh"
+set -u
 cd "$ROOT"
 mkdir -p "$WORK"
 t0=$(date +%s)
