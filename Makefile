@@ -16,6 +16,7 @@ setup:  ## create .venv, install ROS 2 + Python deps, colcon build the workspace
 
 demo: setup  ## run the UR5e stack in simulation with the default policy (DURATION=30 seconds)
 	@$(ENV) && python -m pi0_bringup.run_stack --embodiment $(EMBODIMENT) --sim --duration $(DURATION) \
+		--episode-seconds 10 --instructions 'reach the red block;reach the blue block' \
 		--plot out/demo_$(EMBODIMENT).png
 
 test: setup  ## run the whole test suite (vendor message fixtures built first, for the driver tests)

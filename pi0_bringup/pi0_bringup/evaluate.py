@@ -89,7 +89,8 @@ class Evaluator:
     def run_episode(self, index: int, instruction: str, timeout: float) -> Episode:
         target = next(c for c in ('red', 'blue') if c in instruction)
         other = 'blue' if target == 'red' else 'red'
-        self._call(self.pause)
+        self._call(self.pause)                  # the hold is on its way to the driver when this returns
+        time.sleep(0.1)                         # ... and applied before the reset moves the arm home
         self._call(self.reset)
         time.sleep(0.3)                 # fresh joint states and frames of the new layout
         goal = RunInstruction.Goal(instruction=instruction, time_limit=to_duration_msg(timeout))

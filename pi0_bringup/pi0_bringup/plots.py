@@ -10,9 +10,10 @@ from pi0_bringup.monitor import Recording
 from pi0_drivers.embodiment import Embodiment
 
 
-def plot_commanded_vs_measured(rec: Recording, emb: Embodiment, path: str | Path, title: str = '') -> Path:
+def plot_commanded_vs_measured(rec: Recording, emb: Embodiment, path: str | Path, title: str = '',
+                               episode_starts: list[float] = ()) -> Path:
     """One panel per unified dim: commanded target (at its due time) and measured value; dashed lines
-    where a new chunk's first command was sent."""
+    where a new chunk's first command was sent, solid ones where an episode started (scene reset)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -41,6 +42,8 @@ def plot_commanded_vs_measured(rec: Recording, emb: Embodiment, path: str | Path
             ax.plot(mt[keep], mq[keep, i], lw=1.0, label='measured', color='tab:orange', alpha=0.8)
         for b in boundaries:
             ax.axvline(b, color='grey', lw=0.5, ls='--', alpha=0.6)
+        for e in episode_starts:
+            ax.axvline(e - t0, color='black', lw=1.0)
         unit = {'joint': 'rad', 'gripper': '0..1', 'base': 'vel'}[dim.kind]
         ax.set_ylabel(f'{dim.name}\n[{unit}]', fontsize=7)
         ax.tick_params(labelsize=7)

@@ -2,6 +2,11 @@
 plot of commanded vs measured joints (the README's main job):
 
     python -m pi0_bringup.run_stack --embodiment ur5e --sim --duration 30 --plot out/demo_ur5e.png
+
+With --episode-seconds and --instructions (simulation only) the run is cut into episodes: at each
+one the executor is paused, sim/reset puts the arm home and the blocks in a new layout, the next
+instruction is published on pi0/instruction and the executor resumes; the summary then says, per
+episode, whether the tool reached the block the instruction names.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ import sys
 import time
 
 import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.plots import plot_commanded_vs_measured
 from pi0_bringup.runner import Stack
 from pi0_drivers.embodiment import available_embodiments
+from pi0_drivers.qos import LATCHED_QOS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,6 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--switching', default='', help='replace, crossfade, rtc or ensemble')
     ap.add_argument('--plot', default='', help='save commanded vs measured joints to this PNG')
     ap.add_argument('--startup-timeout', type=float, default=120.0, help='seconds to wait for the first chunk')
+    ap.add_argument('--episode-seconds', type=float, default=0.0,
+                    help='simulation: reset the scene every this many seconds (0: one continuous run)')
+    ap.add_argument('--instructions', default='',
+                    help='simulation: instructions for successive episodes, separated by ";" (cycled)')
     ap.add_argument('--single-process', action='store_true',
                     help='run the policy node in this process too (default: its own process, as ros2 launch does)')
     return ap.parse_args(argv)
@@ -69,30 +82,90 @@ def main(argv=None) -> int:
                 print(f'\npi0_ros: no chunk within {args.startup_timeout:g} s (see the policy node log above)')
                 return 1
             time.sleep(0.1)
+        episodes = Episodes(stack, args) if args.sim and args.episode_seconds > 0 else None
         t0 = time.monotonic()
         last_print = 0.0
         while (elapsed := time.monotonic() - t0) < args.duration:
+            if episodes is not None:
+                episodes.update(elapsed)
             if interactive or elapsed - last_print >= 5.0:
                 line = status_line(elapsed, monitor)
                 print(('\r' + line) if interactive else line, end='' if interactive else '\n', flush=True)
                 last_print = elapsed
-            time.sleep(0.25)
+            time.sleep(0.1)
         ran_for = time.monotonic() - t0
         rec = monitor.snapshot()
         status = stack.executor.status()
         driver = stack.driver
-        task = None
-        if driver.sim is not None:
+        tasks = []
+        if episodes is not None:
+            episodes.finish()
+            tasks = episodes.results
+        elif driver.sim is not None:
             with driver.sim.lock:
-                task = task_report(driver.sim.world, instruction)
+                tasks = [task_report(driver.sim.world, instruction)]
     if interactive:
         print()
-    print_summary(args, rec, status, driver, task, ran_for)
+    print_summary(args, rec, status, driver, [t for t in tasks if t], ran_for)
     if args.plot:
-        path = plot_commanded_vs_measured(rec, embodiment, args.plot,
-                                          title=f'{args.embodiment}: "{instruction}" (chunk switches dashed)')
+        marks = episodes.starts if episodes is not None else []
+        what = 'episodes (solid)' if marks else f'"{instruction}"'
+        path = plot_commanded_vs_measured(rec, embodiment, args.plot, episode_starts=marks,
+                                          title=f'{args.embodiment}: {what}, chunk switches dashed')
         print(f'plot: {path}')
     return 0
+
+
+class Episodes:
+    """Cuts a simulated run into episodes through the stack's own ROS interfaces."""
+
+    def __init__(self, stack: Stack, args):
+        self.stack, self.seconds = stack, args.episode_seconds
+        texts = [t.strip() for t in args.instructions.split(';') if t.strip()]
+        self.instructions = texts or [stack.params['pi0_policy'].get('instruction', '')]
+        self.node = Node('pi0_run_stack', context=stack.context)
+        stack.add_node(self.node)
+        self.instruction_pub = self.node.create_publisher(String, 'pi0/instruction', LATCHED_QOS)
+        self.clients = {name: self.node.create_client(Trigger, srv) for name, srv in (
+            ('pause', 'pi0/executor/pause'), ('resume', 'pi0/executor/resume'), ('reset', 'sim/reset'))}
+        self.index = -1
+        self.starts: list[float] = []          # stack clock time of each episode start
+        self.results: list[str] = []
+
+    def _call(self, name: str) -> None:
+        client = self.clients[name]
+        if not client.wait_for_service(timeout_sec=5.0):
+            raise RuntimeError(f'{client.srv_name} is not available')
+        future = client.call_async(Trigger.Request())
+        deadline = time.monotonic() + 5.0
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _report(self) -> None:
+        if self.index >= 0:
+            sim = self.stack.driver.sim
+            with sim.lock:
+                report = task_report(sim.world, self.instructions[self.index % len(self.instructions)])
+            if report:
+                self.results.append(f'episode {self.index}: {report}')
+
+    def update(self, elapsed: float) -> None:
+        """Start the next episode when its time has come."""
+        if self.index >= 0 and elapsed < (self.index + 1) * self.seconds:
+            return
+        self._report()
+        self.index += 1
+        text = self.instructions[self.index % len(self.instructions)]
+        self._call('pause')
+        time.sleep(0.1)                       # the pause's hold reaches the driver before the reset
+        self._call('reset')
+        self.instruction_pub.publish(String(data=text))
+        time.sleep(0.2)                       # the new instruction and fresh frames reach the policy
+        self._call('resume')
+        self.starts.append(self.node.get_clock().now().nanoseconds * 1e-9)
+
+    def finish(self) -> None:
+        self._report()
 
 
 def task_report(world, instruction: str) -> str | None:
@@ -104,10 +177,10 @@ def task_report(world, instruction: str) -> str | None:
     arm = world.embodiment.arms[0].name
     dist = float(np.linalg.norm((world.ee_position(arm) - blocks[target])[:2]))
     reached = world.scene.reached(arm, target)
-    return f'{target} block: tool {100 * dist:.1f} cm away (horizontal), reached: {"yes" if reached else "no"}'
+    return f'"{instruction}": tool {100 * dist:.1f} cm from the {target} block, reached: {"yes" if reached else "no"}'
 
 
-def print_summary(args, rec, status, driver, task, elapsed: float) -> None:
+def print_summary(args, rec, status, driver, tasks: list[str], elapsed: float) -> None:
     inf = np.asarray(rec.inference_ms)
     lat = np.asarray(rec.chunk_arrival) - np.asarray(rec.chunk_t) if rec.chunk_t else np.zeros(0)
     ticks = max(status.ticks, 1)
@@ -125,7 +198,7 @@ def print_summary(args, rec, status, driver, task, elapsed: float) -> None:
     print(f'driver      {driver.commands_sent} commands sent, {driver.commands_refused} refused')
     if status.last_error:
         print(f'last error  {status.last_error}')
-    if task:
+    for task in tasks:
         print(f'task        {task}')
 
 

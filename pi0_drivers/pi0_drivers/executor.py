@@ -280,6 +280,13 @@ class ChunkExecutor:
             return self.config.dt
         return min(max(now - self._last_command_time, 0.0), self.config.dt)
 
+    def hold_now(self, now: float) -> Command | None:
+        """The hold command of a pause, stop or e-stop, to send at once rather than at the next tick (so
+        that the pause has reached the robot when the service returns). None when not holding."""
+        if self.state not in ('paused', 'stopped', 'estop'):
+            return None
+        return self._hold(now)
+
     def _hold(self, now: float) -> Command | None:
         cfg = self.config
         ref = self.reference

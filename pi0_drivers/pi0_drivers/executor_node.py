@@ -170,13 +170,23 @@ class ChunkExecutorNode(Node):
         if msg.data:
             with self.lock:
                 self.core.estop()
+            self.publish_hold()
             self.get_logger().error('E-STOP: holding; call pi0/executor/reset_estop, then resume')
+
+    def publish_hold(self) -> None:
+        """Send the hold of a pause/stop/e-stop now, not at the next tick: when the service returns, the
+        driver already has it (whoever paused may move the robot next, e.g. a simulation reset)."""
+        with self.lock:
+            command = self.core.hold_now(self.now())
+        if command is not None:
+            self.command_pub.publish(command_to_msg(command, self.embodiment))
 
     # ---------------------------------------------------------------- services
     def _srv_pause(self, _req, res):
         with self.lock:
             self.core.pause()
             res.success, res.message = self.core.state == 'paused', f'state: {self.core.state}'
+        self.publish_hold()
         return res
 
     def _srv_resume(self, _req, res):
@@ -189,6 +199,7 @@ class ChunkExecutorNode(Node):
         with self.lock:
             self.core.stop()
             res.success, res.message = self.core.state == 'stopped', f'state: {self.core.state}'
+        self.publish_hold()
         return res
 
     def _srv_reset_estop(self, _req, res):

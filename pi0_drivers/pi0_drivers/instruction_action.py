@@ -97,6 +97,7 @@ class RunInstructionServer:
                 await self._sleep(FEEDBACK_PERIOD)
             with node.lock:
                 node.core.pause()
+            node.publish_hold()
             result.outcome, result.message = outcome, message
             result.chunks_executed, result.elapsed = executed, elapsed
             if outcome == RunInstruction.Result.OUTCOME_CANCELED:
