@@ -5,10 +5,10 @@ the arm's joints and kinematics) in the process that simulates it. What it produ
 teleop output, one unified command per tick, which travels pi0/command -> driver -> the robot's
 interface topics and is recorded like any human demonstration.
 
-Plan: from the current joints, a minimum-jerk joint-space move to a pose above the named block
-(tool pointing down), a short pause, then a second minimum-jerk move down to just above the block's
-top face. Each episode draws a style (speed, approach and reach heights, a small horizontal offset,
-the pause), so that demonstrations are not copies of one another. Done when
+Plan: a moment's hesitation at the current joints, a minimum-jerk joint-space move to a pose above
+the named block (tool pointing down), a short pause, then a second minimum-jerk move down to just
+above the block's top face. Each episode draws a style (hesitation, speed, approach and reach
+heights, a small horizontal offset, the pause), so that demonstrations are not copies of one another. Done when
 ``world.scene.reached(arm, colour)``.
 
 Pure Python and numpy: no rclpy import.
@@ -55,6 +55,7 @@ class ExpertStyle:
     reach_height: float             # m above the block top where the tool stops
     offset: tuple[float, float]     # m, horizontal offset of the tool from the block centre
     pause: float                    # s, still above the block before descending
+    hesitation: float = 0.0         # s, still at the start before moving (an operator reads the task)
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> ExpertStyle:
@@ -62,7 +63,7 @@ class ExpertStyle:
         return cls(speed=float(rng.uniform(0.15, 0.35)), approach_height=float(rng.uniform(0.06, 0.14)),
                    reach_height=float(rng.uniform(0.008, 0.02)),
                    offset=(float(radius * np.cos(angle)), float(radius * np.sin(angle))),
-                   pause=float(rng.uniform(0.0, 0.3)))
+                   pause=float(rng.uniform(0.0, 0.3)), hesitation=float(rng.uniform(0.2, 0.6)))
 
 
 def min_jerk(u: float) -> float:
@@ -121,10 +122,13 @@ def plan_reach(world, arm: str, color: str, style: ExpertStyle) -> JointPath:
     q_above = _ik(world, arm, top + offset + [0.0, 0.0, style.approach_height], q0)
     q_reach = _ik(world, arm, top + offset + [0.0, 0.0, style.reach_height], q_above)
     vmax = np.array([j.max_velocity for j in world.embodiment.arms[_arm_index(world.embodiment, arm)].joints])
-    t1 = move_time(q0, q_above, vmax, style.speed)
+    # The hesitation at the start matters for learning: the frames where the arm still rests at home
+    # are the ones where only the instruction and the image say which block to go to.
+    t0 = style.hesitation
+    t1 = t0 + move_time(q0, q_above, vmax, style.speed)
     t2 = t1 + style.pause
     t3 = t2 + move_time(q_above, q_reach, vmax, style.speed)
-    return JointPath(np.array([0.0, t1, t2, t3]), np.vstack([q0, q_above, q_above, q_reach]))
+    return JointPath(np.array([0.0, t0, t1, t2, t3]), np.vstack([q0, q0, q_above, q_above, q_reach]))
 
 
 def _arm_index(emb: Embodiment, arm: str) -> int:
