@@ -16,6 +16,7 @@ sharded; the peak holds the Gemma layers unsharded. Sharding per Gemma layer nee
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -74,8 +75,16 @@ def setup(mode: str, device: str = "auto") -> DistInfo:
 
 
 def teardown(info: DistInfo) -> None:
-    """Leave the process group."""
+    """Leave the process group, once its worker threads are idle.
+
+    Gloo's worker threads drop a finished collective (and the Python objects of its tensors, which needs the GIL)
+    only after the caller has been woken. If the group's destructor then runs on this thread, holding the GIL and
+    joining those workers, each waits for the other forever (seen as a hang, or an abort at exit). So first a
+    barrier, so that every rank's collectives are done, then a pause without the GIL, so the workers can finish.
+    """
     if info.active and dist.is_initialized():
+        dist.barrier()
+        time.sleep(0.2)
         dist.destroy_process_group()
 
 
