@@ -30,6 +30,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from tqdm import tqdm
 
+from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
 from pi0_bringup.runner import config_dir, node_parameters
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.qos import LATCHED_QOS
@@ -39,7 +40,6 @@ from pi0_drivers.teleop.expert_node import ScriptedExpertNode
 from pi0_drivers.teleop.scripted_expert import PlanningError
 
 EMBODIMENT = 'ur5e'
-INSTRUCTIONS = ('reach the red block', 'reach the blue block')
 
 
 class CollectError(RuntimeError):
@@ -58,25 +58,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--hold', type=float, default=0.5, help='seconds to stay on the block before stopping')
     ap.add_argument('--episode-timeout', type=float, default=20.0, help='seconds before an episode counts as failed')
     ap.add_argument('--disk-floor-mb', type=float, default=1024.0, help='recorder disk floor (MiB)')
+    ap.add_argument('--start-spread', type=float, default=START_SPREAD,
+                    help='rad: each episode starts the arm joints up to this far from home (0: at home)')
     args = ap.parse_args(argv)
     if args.episodes < 1:
         ap.error('--episodes must be at least 1')
     if args.hold < 0 or args.episode_timeout <= 0:
         ap.error('--hold must be >= 0 and --episode-timeout positive')
+    if not 0.0 <= args.start_spread <= 1.0:
+        ap.error('--start-spread must be in [0, 1] rad')
     return args
 
 
 class DemoCollector:
     """Driver (simulated), recorder and scripted expert in one process, each spinning on its own thread."""
 
-    def __init__(self, out: Path, seed: int, camera_transport: str, disk_floor_mb: float, compression: str = 'none'):
+    def __init__(self, out: Path, seed: int, camera_transport: str, disk_floor_mb: float, compression: str = 'none',
+                 start_spread: float = 0.0):
         self.context = rclpy.Context()
         rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.nodes: list[Node] = []
         self.spinner = NodeSpinner(self.context)      # each node on its own executor thread
         try:
             driver_params = node_parameters(config_dir() / f'{EMBODIMENT}.yaml', 'pi0_robot_driver')
-            driver_params.update(embodiment=EMBODIMENT, sim=True, sim_seed=seed, sim_camera_transport=camera_transport)
+            driver_params.update(embodiment=EMBODIMENT, sim=True, sim_seed=seed, sim_camera_transport=camera_transport,
+                                 sim_start_spread=start_spread)
             self.driver = self._add(RobotDriverNode, driver_params)
             self.recorder = self._add(RecorderNode, {
                 'embodiment': EMBODIMENT, 'output_dir': str(out), 'camera_transport': camera_transport,
@@ -185,7 +191,8 @@ def main(argv=None) -> int:
     out = Path(args.out).expanduser().absolute()
     t0 = time.monotonic()
     print(f'collect_demos: {args.episodes} episode(s) of {EMBODIMENT} (simulated) into {out}', flush=True)
-    collector = DemoCollector(out, args.seed, args.camera_transport, args.disk_floor_mb, args.compression)
+    collector = DemoCollector(out, args.seed, args.camera_transport, args.disk_floor_mb, args.compression,
+                              args.start_spread)
     results: list[tuple[bool, StopEpisode.Response, float]] = []
     try:
         collector.wait_until_recording_everything()

@@ -24,10 +24,10 @@ from rclpy.node import Node
 from std_srvs.srv import Trigger
 from tqdm import tqdm
 
+from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
 from pi0_bringup.runner import Stack
 from pi0_drivers.messages import to_duration_msg
 
-INSTRUCTIONS = ('reach the red block', 'reach the blue block')
 POLL = 0.05   # s between checks of the simulated scene
 
 
@@ -51,6 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--seed', type=int, default=1000, help='layout seed (different from the demonstrations)')
     ap.add_argument('--switching', default='', help='executor switching mode (default: the params file)')
     ap.add_argument('--json', default='out/eval.json', help='write the per-episode results here')
+    ap.add_argument('--start-spread', type=float, default=START_SPREAD,
+                    help='rad: each episode starts the arm joints up to this far from home (0: at home)')
     return ap.parse_args(argv)
 
 
@@ -130,7 +132,8 @@ def summarize(episodes: list[Episode]) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    overrides = {'pi0_chunk_executor': {'start_paused': True}, 'pi0_robot_driver': {'sim_seed': args.seed}}
+    overrides = {'pi0_chunk_executor': {'start_paused': True},
+                 'pi0_robot_driver': {'sim_seed': args.seed, 'sim_start_spread': args.start_spread}}
     episodes: list[Episode] = []
     t_start = time.monotonic()
     with Stack('ur5e', sim=True, checkpoint=args.checkpoint, switching=args.switching, overrides=overrides,

@@ -39,6 +39,8 @@ PARAMETERS = [
           'embodiment file.', one_of('', 'raw', 'compressed')),
     Param('sim_jpeg_quality', 90, 'Simulation: JPEG quality of compressed images.', in_range(1, 100)),
     Param('sim_seed', 0, 'Simulation: seed of the scene layout.'),
+    Param('sim_start_spread', 0.0, 'Simulation: every reset starts the arm joints up to this far from home (rad, '
+          'uniform, seeded); 0 starts at home.', in_range(0.0, 1.0)),
 ]
 
 
@@ -70,7 +72,7 @@ class RobotDriverNode(Node):
         if p.sim:
             from pi0_drivers.sim_backend import SimBackend  # the simulator only loads when asked for
             self.sim = SimBackend(self, emb, endpoints, p.sim_seed, p.sim_state_rate_hz, p.sim_camera_rate_hz,
-                                  p.sim_camera_transport, p.sim_jpeg_quality)
+                                  p.sim_camera_transport, p.sim_jpeg_quality, p.sim_start_spread)
 
         self.commands_sent = 0
         self.commands_refused = 0

@@ -41,10 +41,11 @@ def encode_compressed(rgb: np.ndarray, stamp: float, frame_id: str, quality: int
 
 class SimBackend:
     def __init__(self, node, embodiment: Embodiment, endpoints: list[tuple[type, object, dict]], seed: int,
-                 state_rate_hz: float, camera_rate_hz: float, camera_transport: str, jpeg_quality: int):
+                 state_rate_hz: float, camera_rate_hz: float, camera_transport: str, jpeg_quality: int,
+                 start_spread: float = 0.0):
         self.node, self.embodiment = node, embodiment
         self.lock = threading.Lock()
-        self.world = SimWorld(embodiment, seed=seed, start_time=self.now())
+        self.world = SimWorld(embodiment, seed=seed, start_time=self.now(), start_spread=start_spread)
         self.endpoints = [cls(node, self.world, self.lock, embodiment, spec, config)
                           for cls, spec, config in endpoints]
         self.jpeg_quality = jpeg_quality
@@ -73,7 +74,8 @@ class SimBackend:
         return self.node.get_clock().now().nanoseconds * 1e-9
 
     def _on_reset(self, _request, response):
-        """sim/reset: joints home, base at the origin, a new scene layout (the next one of the seed)."""
+        """sim/reset: joints home (or spread around it: sim_start_spread), base at the origin, a new scene
+        layout (the next one of the seed)."""
         with self.lock:
             self.world.reset(now=self.now())
         response.success, response.message = True, 'simulation reset'

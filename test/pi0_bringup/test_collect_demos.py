@@ -12,6 +12,7 @@ import pytest
 import yaml
 from rosbags.highlevel import AnyReader
 
+from pi0_bringup.block_task import START_SPREAD
 from pi0_bringup.collect_demos import main, parse_args
 from pi0_drivers.embodiment import load_embodiment
 from pi0_drivers.sim.world import SimWorld
@@ -35,7 +36,8 @@ def test_two_demonstrations_reach_the_named_blocks(tmp_path, capsys):
     assert [b.name[:14] for b in bags] == ['ur5e_ep000000_', 'ur5e_ep000001_']
 
     emb = load_embodiment('ur5e')
-    world = SimWorld(emb, seed=SEED)           # the driver's world: one layout at start, one per reset
+    # The driver's world: one layout and start pose at start, one of each per reset.
+    world = SimWorld(emb, seed=SEED, start_spread=START_SPREAD)
     chain = world.spec.arms['arm'].chain
     joint_names = [j.name for j in emb.arms[0].joints]
     for bag, instruction in zip(bags, ['reach the red block', 'reach the blue block'], strict=True):
@@ -54,8 +56,14 @@ def test_two_demonstrations_reach_the_named_blocks(tmp_path, capsys):
         assert len(commands) > 10 and len(trajectories) > 10 and topics['/robotiq_gripper_controller/commands']
         assert all(c.embodiment == 'ur5e' and c.valid_dims == 7 for c in commands)
 
-        _, state = topics['/joint_states'][-1]
-        q = np.array([state.position[list(state.name).index(n)] for n in joint_names])
+        def arm_joints(state):
+            return np.array([state.position[list(state.name).index(n)] for n in joint_names])
+
+        # The episode started at rest at the world's spread start pose, away from home.
+        start = np.array(world.joint_state('joint_states')[1][:6])
+        np.testing.assert_allclose(arm_joints(topics['/joint_states'][0][1]), start, atol=1e-6)
+        assert np.abs(start - [j.home for j in emb.arms[0].joints]).max() > 0.05
+        q = arm_joints(topics['/joint_states'][-1][1])
         tool = chain.tool_position(q)
         color = instruction.split()[2]
         offset = tool - world.scene.block_top(color)
@@ -69,3 +77,5 @@ def test_bad_arguments_are_refused():
         parse_args(['--episodes', '0', '--out', 'x'])
     with pytest.raises(SystemExit):
         parse_args(['--episodes', '2'])
+    with pytest.raises(SystemExit):
+        parse_args(['--episodes', '2', '--out', 'x', '--start-spread', '1.5'])

@@ -120,14 +120,9 @@ class ArxArm(ArmInterface):
 
     def send(self, command: Command, now: float) -> None:
         row = command.positions[0]
-        joints, off = self.clamp(row[self.joint_idx])
-        if not np.all(np.isfinite(joints)):
-            self.node.get_logger().error(f'{self.where}: non-finite joint target, nothing sent',
-                                         throttle_duration_sec=2.0)
+        joints = self.clamp.targets(row[self.joint_idx], self.node, self.where)
+        if joints is None:
             return
-        if off:
-            self.node.get_logger().warning(f'{self.where}: clamped {", ".join(off)} to the joint limits '
-                                           f'(the executor should have)', throttle_duration_sec=2.0)
         gripper = self.arm.gripper.to_command(row[self.grip_idx])
         if self.direct is not None:
             self.direct.positions(self.names, list(joints) + [gripper], now)

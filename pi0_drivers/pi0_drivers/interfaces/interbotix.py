@@ -20,8 +20,6 @@ real robot refuses to start; in simulation the set-points go straight to the sim
 
 from __future__ import annotations
 
-import numpy as np
-
 from pi0_drivers.executor import Command
 from pi0_drivers.interfaces.base import ArmInterface, SimEndpoint, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
@@ -77,14 +75,9 @@ class InterbotixArm(ArmInterface):
 
     def send(self, command: Command, now: float) -> None:
         row = command.positions[0]
-        joints, off = self.clamp(row[self.joint_idx])
-        if not np.all(np.isfinite(joints)):      # the driver node refuses these already; never stream one
-            self.node.get_logger().error(f'{self.where}: non-finite joint target, nothing sent',
-                                         throttle_duration_sec=2.0)
+        joints = self.clamp.targets(row[self.joint_idx], self.node, self.where)
+        if joints is None:
             return
-        if off:
-            self.node.get_logger().warning(f'{self.where}: clamped {", ".join(off)} to the joint limits '
-                                           f'(the executor should have)', throttle_duration_sec=2.0)
         gripper = None
         if self.grip_idx is not None:
             gripper = self.arm.gripper.to_command(row[self.grip_idx])    # clamps g to [0, 1]

@@ -84,6 +84,17 @@ class LimitClamp:
             self.clamped += 1
         return clamped, off
 
+    def targets(self, values: np.ndarray, node, where: str) -> np.ndarray | None:
+        """The values to put on the wire, clamped (with a warning), or None (with an error) if any is not finite."""
+        if not np.all(np.isfinite(values)):     # the driver node refuses these already; never stream one
+            node.get_logger().error(f'{where}: non-finite joint target, nothing sent', throttle_duration_sec=2.0)
+            return None
+        clamped, off = self(values)
+        if off:
+            node.get_logger().warning(f'{where}: clamped {", ".join(off)} to the joint limits (the executor should '
+                                      f'have)', throttle_duration_sec=2.0)
+        return clamped
+
 
 class DirectSimDrive:
     """The fallback in simulation without the vendor package: set-points straight into the SimWorld

@@ -68,10 +68,12 @@ class JointGroup:
         self.home = home
         self.reset()
 
-    def reset(self) -> None:
-        self.position = self.home.copy()
+    def reset(self, start: np.ndarray | None = None) -> None:
+        """At rest at ``start`` (clamped to the limits), or at home."""
+        q = self.home if start is None else np.clip(np.asarray(start, dtype=float), self.lower, self.upper)
+        self.position = q.copy()
         self.velocity = np.zeros_like(self.home)
-        self.setpoint = self.home.copy()        # desired value of joints without a trajectory
+        self.setpoint = q.copy()                # desired value of joints without a trajectory
         self.trajectory: Trajectory | None = None
 
     def desired(self, t: float) -> np.ndarray:

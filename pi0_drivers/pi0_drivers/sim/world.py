@@ -52,8 +52,9 @@ class SimWorld:
 
     Args:
         embodiment: the robot; its ``sim:`` block is validated here (SimConfigError names the field).
-        seed: seeds the block layout; ``reset(seed=...)`` reseeds.
+        seed: seeds the block layout (and start pose); ``reset(seed=...)`` reseeds.
         start_time: the clock (s) at construction.
+        start_spread: each reset starts the arm joints up to this far (rad, uniform) from home; 0: at home.
         base_command_timeout: seconds without a base command after which the base decelerates to 0.
 
     Attributes:
@@ -62,8 +63,11 @@ class SimWorld:
     """
 
     def __init__(self, embodiment: Embodiment, seed: int = 0, start_time: float = 0.0,
-                 base_command_timeout: float = BASE_COMMAND_TIMEOUT):
+                 base_command_timeout: float = BASE_COMMAND_TIMEOUT, start_spread: float = 0.0):
+        if not 0.0 <= start_spread <= 1.0:
+            raise ValueError(f'start_spread must be in [0, 1] rad, got {start_spread}')
         self.embodiment = embodiment
+        self.start_spread = float(start_spread)
         self.spec = parse_sim(embodiment)
         self._arms = {a.name: self._build_arm(a) for a in embodiment.arms}
         self._base = None
@@ -94,7 +98,8 @@ class SimWorld:
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, seed: int | None = None, now: float | None = None) -> None:
-        """Joints to home, base to the origin at rest, commands cleared, a new block layout.
+        """Joints to home (or spread around it, see start_spread), base to the origin at rest, commands cleared, a
+        new block layout.
 
         Args:
             seed: reseed the layout generator; None continues its sequence (a new layout).
@@ -104,12 +109,23 @@ class SimWorld:
             self._rng = np.random.default_rng(seed)
         if now is not None:
             self.time = _finite_time(now, 'now')
+        self.scene.sample_layout(self._rng)
         for arm in self._arms.values():
-            arm.group.reset()
+            arm.group.reset(self._start_pose(arm))
         if self._base is not None:
             self._base.reset()
         self._frames = None
-        self.scene.sample_layout(self._rng)
+
+    def _start_pose(self, arm: _Arm) -> np.ndarray | None:
+        # Demonstrations that all start at home let a policy read its goal off the arm's pose (the first
+        # centimetres of a reach already tell which block it is going to) instead of off the instruction.
+        spread = self.start_spread
+        if spread == 0.0:
+            return None
+        q = arm.group.home.copy()
+        n = arm.dof                             # the arm joints; the gripper starts at home
+        q[:n] += self._rng.uniform(-spread, spread, n)
+        return q
 
     def step(self, now: float) -> None:
         """Advance the world to time ``now`` (s), in substeps of at most 5 ms (at most 1000 of

@@ -83,3 +83,33 @@ def test_a_small_block_region_is_refused():
     sim = dict(emb.sim, blocks={'size': 0.045, 'x': [0.4, 0.45], 'y': [0.0, 0.05]})
     with pytest.raises(ValueError, match='too small for two blocks'):
         SimWorld(dataclasses.replace(emb, sim=sim))
+
+
+def test_start_spread_moves_the_start_pose_within_bounds_and_is_seeded():
+    emb = load_embodiment('ur5e')
+    home = np.array([j.home for j in emb.arms[0].joints] + [emb.arms[0].gripper.home])
+    topic = emb.joint_state_topics[0]
+    a, b = SimWorld(emb, seed=7, start_spread=0.3), SimWorld(emb, seed=7, start_spread=0.3)
+    starts = []
+    for _ in range(20):
+        a.reset()
+        b.reset()
+        q = np.array(a.joint_state(topic)[1])
+        np.testing.assert_array_equal(q, b.joint_state(topic)[1])       # same seed, same starts
+        assert np.all(np.abs(q[:6] - home[:6]) <= 0.3) and q[6] == home[6]  # the gripper starts at home
+        starts.append(q)
+    assert np.std(np.array(starts)[:, :6], axis=0).min() > 0.05              # every arm joint moves
+    # At rest where it starts: no motion until commanded.
+    a.step(a.time + 0.5)
+    np.testing.assert_allclose(a.joint_state(topic)[1], starts[-1], atol=1e-12)
+    # The layouts are those of the same seed without spread: the start pose is drawn after the layout.
+    plain = SimWorld(emb, seed=7)
+    spread = SimWorld(emb, seed=7, start_spread=0.3)
+    assert all(np.array_equal(plain.scene.blocks[c], spread.scene.blocks[c]) for c in plain.scene.colors)
+    np.testing.assert_array_equal(plain.joint_state(topic)[1], home)
+
+
+@pytest.mark.parametrize('spread', [-0.1, 1.5, float('nan')])
+def test_a_bad_start_spread_is_refused(spread):
+    with pytest.raises(ValueError, match='start_spread'):
+        SimWorld(load_embodiment('ur5e'), start_spread=spread)
