@@ -40,10 +40,14 @@ class Scene:
 
     def sample_layout(self, rng: np.random.Generator) -> None:
         """Place every block uniformly in the configured region, at least min_separation apart, or, when
-        the scene has slots, in distinct random slots, each jittered."""
+        the scene has slots, in distinct random slots (of its colour, if slots have colours), each jittered."""
         spec = self.block_spec
         if spec.slots:
-            chosen = rng.choice(len(spec.slots), size=len(BLOCK_COLORS), replace=False)
+            if spec.slot_colors:                # each colour in one of its own slots
+                chosen = [rng.choice([i for i, c in enumerate(spec.slot_colors) if c == color])
+                          for color in BLOCK_COLORS]
+            else:
+                chosen = rng.choice(len(spec.slots), size=len(BLOCK_COLORS), replace=False)
             xy = np.asarray(spec.slots)[chosen] + rng.uniform(-spec.jitter, spec.jitter, (len(BLOCK_COLORS), 2))
             yaws = rng.uniform(0.0, math.pi / 2, len(BLOCK_COLORS))
             for color, p, yaw in zip(BLOCK_COLORS, xy, yaws, strict=True):

@@ -80,6 +80,7 @@ class BlockSpec:
     min_separation: float       # between block centres (m)
     slots: tuple[tuple[float, float], ...] = ()   # if given: blocks go to distinct slots (x, y) ...
     jitter: float = 0.0                           # ... each moved by up to this much in x and y (m)
+    slot_colors: tuple[str, ...] = ()             # if given: the colour each slot is for (empty: any colour)
 
 
 @dataclass(frozen=True)
@@ -284,11 +285,27 @@ def _parse_sim(emb: Embodiment) -> SimSpec:
         raise SimConfigError(f'{b_r.where}.slots: expected a list of [x, y], got {raw_slots!r}')
     slots = tuple(_vector(v, 2, f'{b_r.where}.slots[{i}]') for i, v in enumerate(raw_slots))
     blocks = BlockSpec(b_r.number('size', positive=True), _range(b_r, 'x'), _range(b_r, 'y'),
-                       b_r.number('min_separation', 0.15, positive=True), slots, b_r.number('jitter', 0.0))
+                       b_r.number('min_separation', 0.15, positive=True), slots, b_r.number('jitter', 0.0),
+                       _slot_colors(b_r, len(slots)))
     b_r.done()
     r.done()
     _check_blocks_fit(blocks, table)
     return SimSpec(arms, base_camera, table, floor, base_body, blocks)
+
+
+def _slot_colors(b_r: _Reader, n_slots: int) -> tuple[str, ...]:
+    from pi0_drivers.sim.scene import BLOCK_COLORS  # scene.py imports this module
+
+    raw = b_r.value('slot_colors', [])
+    if not raw:
+        return ()
+    if not isinstance(raw, list) or len(raw) != n_slots or not all(c in BLOCK_COLORS for c in raw):
+        raise SimConfigError(f'{b_r.where}.slot_colors: expected one of {sorted(BLOCK_COLORS)} per slot '
+                             f'({n_slots}), got {raw!r}')
+    missing = sorted(set(BLOCK_COLORS) - set(raw))
+    if missing:
+        raise SimConfigError(f'{b_r.where}.slot_colors: no slot for {", ".join(missing)}')
+    return tuple(raw)
 
 
 def _check_slots(blocks: BlockSpec) -> None:
