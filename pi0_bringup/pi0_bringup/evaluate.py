@@ -53,7 +53,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--json', default='out/eval.json', help='write the per-episode results here')
     ap.add_argument('--start-spread', type=float, default=START_SPREAD,
                     help='rad: each episode starts the arm joints up to this far from home (0: at home)')
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.episodes < 1 or args.timeout <= 0:
+        ap.error('--episodes must be at least 1 and --timeout positive')
+    if not 0.0 <= args.start_spread <= 1.0:
+        ap.error('--start-spread must be in [0, 1] rad')
+    return args
 
 
 class Evaluator:
