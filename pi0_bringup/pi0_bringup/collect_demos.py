@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from pi0_bringup.runner import config_dir, node_parameters
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.qos import LATCHED_QOS
 from pi0_drivers.recording.recorder_node import RecorderNode
-from pi0_drivers.spin import NodeSpinner
+from pi0_drivers.spin import NoAnswerError, NodeSpinner, call_service
 from pi0_drivers.teleop.expert_node import ScriptedExpertNode
 from pi0_drivers.teleop.scripted_expert import PlanningError
 
@@ -105,16 +104,6 @@ class DemoCollector:
         self.spinner.add(node)
         return node
 
-    def call(self, client, request, timeout: float = 10.0):
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise CollectError(f'service {client.srv_name} is not available')
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise CollectError(f'service {client.srv_name} did not answer within {timeout:g} s')
-        return future.result()
-
     def wait_until_recording_everything(self, timeout: float = 15.0) -> None:
         """Until the recorder subscribes to every wanted topic that has a publisher (the graph takes
         a moment), so the first episode misses nothing."""
@@ -142,11 +131,11 @@ class DemoCollector:
 
     def episode(self, instruction: str, hold: float, timeout: float) -> tuple[bool, StopEpisode.Response]:
         """One demonstration. Returns (reached, the stop response)."""
-        reset = self.call(self.reset_client, Trigger.Request())
+        reset = call_service(self.reset_client, Trigger.Request())
         if not reset.success:
             raise CollectError(f'sim/reset failed: {reset.message}')
         self.set_instruction(instruction)
-        started = self.call(self.start_client, StartEpisode.Request(task=instruction))
+        started = call_service(self.start_client, StartEpisode.Request(task=instruction))
         if not started.success:
             raise CollectError(f'start_episode refused: {started.message}')
         reached = False
@@ -162,7 +151,7 @@ class DemoCollector:
             tqdm.write(f'episode {started.episode_index}: no plan ({e}); recorded as a failure')
         finally:
             self.expert.end()
-            stopped = self.call(self.stop_client, StopEpisode.Request(success=reached, discard=False))
+            stopped = call_service(self.stop_client, StopEpisode.Request(success=reached, discard=False))
         if not stopped.ok:
             raise CollectError(f'stop_episode refused: {stopped.message}')
         return reached, stopped
@@ -205,7 +194,7 @@ def main(argv=None) -> int:
                 bar.set_postfix(reached=f'{sum(r for r, _, _ in results)}/{len(results)}',
                                 last=f'{results[-1][2]:.1f}s')
                 bar.update(1)
-    except CollectError as e:
+    except (CollectError, NoAnswerError) as e:
         print(f'collect_demos: error: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
 from pi0_bringup.runner import Stack
 from pi0_drivers.messages import to_duration_msg
+from pi0_drivers.spin import call_service, wait_for_future
 
 POLL = 0.05   # s between checks of the simulated scene
 
@@ -76,32 +77,15 @@ class Evaluator:
                 and self.pause.wait_for_service(timeout_sec=10)):
             raise RuntimeError('the stack did not come up (run_instruction, sim/reset or pause missing)')
 
-    def _call(self, client, timeout=10.0):
-        future = client.call_async(Trigger.Request())
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f'{client.srv_name} did not answer')
-            time.sleep(0.01)
-        return future.result()
-
-    def _wait(self, future, timeout):
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise RuntimeError('the run_instruction action did not answer')
-            time.sleep(0.01)
-        return future.result()
-
     def run_episode(self, index: int, instruction: str, timeout: float) -> Episode:
         target = next(c for c in ('red', 'blue') if c in instruction)
         other = 'blue' if target == 'red' else 'red'
-        self._call(self.pause)                  # the hold is on its way to the driver when this returns
-        time.sleep(0.1)                         # ... and applied before the reset moves the arm home
-        self._call(self.reset)
-        time.sleep(0.3)                 # fresh joint states and frames of the new layout
+        call_service(self.pause, Trigger.Request())   # the hold is on its way to the driver when this returns
+        time.sleep(0.1)                               # ... and applied before the reset moves the arm home
+        call_service(self.reset, Trigger.Request())
+        time.sleep(0.3)                               # fresh joint states and frames of the new layout
         goal = RunInstruction.Goal(instruction=instruction, time_limit=to_duration_msg(timeout))
-        handle = self._wait(self.client.send_goal_async(goal), 10)
+        handle = wait_for_future(self.client.send_goal_async(goal), 10, 'the run_instruction action')
         if not handle.accepted:
             raise RuntimeError(f'episode {index}: run_instruction goal rejected')
         result_future = handle.get_result_async()
@@ -114,7 +98,8 @@ class Evaluator:
                 confusion = True
             if hit and reached_at is None and not confusion:
                 reached_at = time.monotonic() - t0
-                self._wait(handle.cancel_goal_async(), 10)      # reached: end the episode early
+                # Reached: end the episode early.
+                wait_for_future(handle.cancel_goal_async(), 10, 'the run_instruction action')
             time.sleep(POLL)
         result = result_future.result().result
         with self.lock:

@@ -25,6 +25,7 @@ from pi0_bringup.plots import plot_commanded_vs_measured
 from pi0_bringup.runner import Stack
 from pi0_drivers.embodiment import available_embodiments
 from pi0_drivers.qos import LATCHED_QOS
+from pi0_drivers.spin import call_service
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -126,20 +127,11 @@ class Episodes:
         self.node = Node('pi0_run_stack', context=stack.context)
         stack.add_node(self.node)
         self.instruction_pub = self.node.create_publisher(String, 'pi0/instruction', LATCHED_QOS)
-        self.clients = {name: self.node.create_client(Trigger, srv) for name, srv in (
-            ('pause', 'pi0/executor/pause'), ('resume', 'pi0/executor/resume'), ('reset', 'sim/reset'))}
+        self.pause, self.resume, self.reset = (self.node.create_client(Trigger, srv) for srv in (
+            'pi0/executor/pause', 'pi0/executor/resume', 'sim/reset'))
         self.index = -1
         self.starts: list[float] = []          # stack clock time of each episode start
         self.results: list[str] = []
-
-    def _call(self, name: str) -> None:
-        client = self.clients[name]
-        if not client.wait_for_service(timeout_sec=5.0):
-            raise RuntimeError(f'{client.srv_name} is not available')
-        future = client.call_async(Trigger.Request())
-        deadline = time.monotonic() + 5.0
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
 
     def _report(self) -> None:
         if self.index >= 0:
@@ -156,12 +148,12 @@ class Episodes:
         self._report()
         self.index += 1
         text = self.instructions[self.index % len(self.instructions)]
-        self._call('pause')
+        call_service(self.pause, Trigger.Request(), timeout=5.0)
         time.sleep(0.1)                       # the pause's hold reaches the driver before the reset
-        self._call('reset')
+        call_service(self.reset, Trigger.Request(), timeout=5.0)
         self.instruction_pub.publish(String(data=text))
         time.sleep(0.2)                       # the new instruction and fresh frames reach the policy
-        self._call('resume')
+        call_service(self.resume, Trigger.Request(), timeout=5.0)
         self.starts.append(self.node.get_clock().now().nanoseconds * 1e-9)
 
     def finish(self) -> None:

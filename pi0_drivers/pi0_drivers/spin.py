@@ -18,6 +18,30 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
+class NoAnswerError(RuntimeError):
+    """A service or action did not answer in time."""
+
+
+def wait_for_future(future, timeout: float, what: str):
+    """The result of an rclpy future that another thread completes (its node spins on a NodeSpinner).
+
+    Raises:
+        NoAnswerError: naming ``what``, when the future is not done after ``timeout`` seconds.
+    """
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        raise NoAnswerError(f'{what} did not answer within {timeout:g} s')
+    return future.result()
+
+
+def call_service(client, request, timeout: float = 10.0):
+    """Call a service from a thread that does not spin the client's node, and return the response."""
+    if not client.wait_for_service(timeout_sec=timeout):
+        raise NoAnswerError(f'service {client.srv_name} is not available')
+    return wait_for_future(client.call_async(request), timeout, f'service {client.srv_name}')
+
+
 class NodeSpinner:
     """Spins each added node on its own SingleThreadedExecutor in a daemon thread."""
 
