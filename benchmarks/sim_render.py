@@ -14,8 +14,8 @@ import argparse
 import time
 
 import numpy as np
+from pi0_common.embodiment import available_embodiments, load_embodiment
 
-from pi0_drivers.embodiment import available_embodiments, load_embodiment
 from pi0_drivers.sim.world import SimWorld
 
 

@@ -20,11 +20,11 @@ import argparse
 import time
 
 import numpy as np
+from pi0_common.commands import MODE_ACTIVE
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
 from pi0_drivers.chunking import SWITCHING_MODES
-from pi0_drivers.executor import MODE_ACTIVE
 
 
 def boundary_metrics(t: np.ndarray, q: np.ndarray, chunk: np.ndarray, joints: np.ndarray, dt: float) -> dict:

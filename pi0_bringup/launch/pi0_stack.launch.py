@@ -1,7 +1,7 @@
 """The pi0_ros stack for one embodiment: policy node, chunk executor and robot driver.
 
 Every per-robot launch file (ur5e.launch.py, ...) includes this one with its embodiment. Arguments:
-    embodiment   robot (a file in pi0_drivers/embodiments)
+    embodiment   robot (a file in pi0_common/embodiments)
     sim          true: the driver runs the simulated robot; false: the real robot's driver must run
     checkpoint   π₀ checkpoint folder, "default" or "random:<config>"; empty keeps the params file
     instruction  language instruction; empty keeps the params file
@@ -18,7 +18,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 ARGUMENTS = [
-    ('embodiment', 'ur5e', 'Robot: a file name in pi0_drivers/embodiments (ur5e, franka, trossen_bimanual, ...).'),
+    ('embodiment', 'ur5e', 'Robot: a file name in pi0_common/embodiments (ur5e, franka, trossen_bimanual, ...).'),
     ('sim', 'false', 'true: run the simulated robot in the driver node; false: drive the real robot.'),
     ('checkpoint', '', 'π₀ checkpoint folder, "default", or "random:<config>"; empty keeps the params file.'),
     ('instruction', '', 'Language instruction for the policy; empty keeps the params file.'),

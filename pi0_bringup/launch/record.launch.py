@@ -16,7 +16,7 @@ The chunk executor and the policy do not run: during teleop the operator owns pi
 When the recorder exits (Ctrl-C, or a bad parameter), the whole launch shuts down.
 
 Arguments:
-    embodiment        robot (a file in pi0_drivers/embodiments)
+    embodiment        robot (a file in pi0_common/embodiments)
     output_dir        folder for the episode bags (required)
     camera_transport  raw or compressed, for every camera (recorded and, in simulation, published)
     teleop            none, leader or twist
@@ -38,7 +38,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 ARGUMENTS = [
-    ('embodiment', 'ur5e', 'Robot: a file name in pi0_drivers/embodiments (ur5e, trossen_bimanual, ...).', None),
+    ('embodiment', 'ur5e', 'Robot: a file name in pi0_common/embodiments (ur5e, trossen_bimanual, ...).', None),
     ('output_dir', '', 'Folder for the episode bags (created if missing). Required.', None),
     ('camera_transport', 'raw', 'Record cameras raw (sensor_msgs/Image) or compressed (<topic>/compressed).',
      ['raw', 'compressed']),

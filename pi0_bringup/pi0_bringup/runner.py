@@ -1,5 +1,5 @@
 """In-process runner: the same three nodes as pi0_stack.launch.py, with the same parameter file,
-composed in one process, each node spun on its own executor thread (see pi0_drivers.spin). Used by the
+composed in one process, each node spun on its own executor thread (see pi0_common.spin). Used by the
 main job and by the system tests, since `ros2 launch` is not installable everywhere; on a full ROS
 install the launch files do the same.
 
@@ -17,12 +17,12 @@ from typing import Any
 
 import rclpy
 import yaml
+from pi0_common.spin import NodeSpinner
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
-from pi0_drivers.spin import NodeSpinner
 from pi0_policy.policy_node import PolicyNode
 
 NODE_NAMES = ('pi0_robot_driver', 'pi0_chunk_executor', 'pi0_policy')

@@ -9,20 +9,20 @@ throttled) and nothing is sent. When commands stop, bases get zero velocity afte
 
 from __future__ import annotations
 
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import MessageError, command_from_msg
+from pi0_common.params import Param, declare_all, in_range, one_of, positive
+from pi0_common.qos import CHUNK_QOS
+from pi0_common.spin import run_node
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
-from pi0_drivers.embodiment import load_embodiment
 from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
 from pi0_drivers.interfaces.base import InterfaceError
-from pi0_drivers.messages import MessageError, command_from_msg
-from pi0_drivers.params import Param, declare_all, in_range, one_of, positive
-from pi0_drivers.qos import CHUNK_QOS
-from pi0_drivers.spin import run_node
 
 PARAMETERS = [
-    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path.'),
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
     Param('sim', False, 'Run the simulated robot in this node (true) or drive the real robot (false).'),
     Param('arm_mode', '', 'Override the arm command mode of the embodiment file (e.g. trajectory or '
           'forward_position for UR arms); empty keeps the file.'),

@@ -18,12 +18,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from pi0_common.commands import MODE_ACTIVE, MODE_ESTOP, MODE_HOLD, ChunkRequestInfo, Command, first_non_finite
+from pi0_common.embodiment import Embodiment
 
 from pi0_drivers.chunking import SWITCHING_MODES, Chunk, ChunkBlender, LatencyEstimator
-from pi0_drivers.embodiment import Embodiment
-from pi0_drivers.safety import Limits, first_non_finite, largest_jump, limit_trajectory
+from pi0_drivers.safety import Limits, largest_jump, limit_trajectory
 
-MODE_ACTIVE, MODE_HOLD, MODE_ESTOP = 0, 1, 2   # as in pi0_msgs/ExecutorCommand
 _EPS = 1e-6   # step-index tolerance: times are sums of float steps (0.05 * 19 is not exactly 0.95)
 
 
@@ -64,29 +64,6 @@ class ExecutorConfig:
     @property
     def dt(self) -> float:
         return 1.0 / self.rate_hz
-
-
-@dataclass
-class Command:
-    """One tick's output. Row i of positions is the command for the interval starting at stamp + i * dt
-    (as in openpi's runtime and the recorded datasets: the action at time t is the command issued at t,
-    which the controller reaches one step later)."""
-
-    mode: int
-    stamp: float
-    dt: float
-    positions: np.ndarray               # [N, valid_dims]
-    chunk_id: int = 0
-
-
-@dataclass
-class ChunkRequestInfo:
-    request_id: int
-    committed_start: float              # time row 0 of committed is due
-    dt: float
-    committed: np.ndarray               # [K, valid_dims], empty when not using RTC or nothing to commit
-    inference_delay_steps: int
-    execution_horizon: int
 
 
 @dataclass

@@ -18,6 +18,12 @@ from collections import deque
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from pi0_common.embodiment import MissingJointsError, load_embodiment
+from pi0_common.joint_states import JointStateCache
+from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
+from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
+from pi0_common.spin import run_node
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -26,17 +32,11 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from pi0_drivers.chunking import SWITCHING_MODES
-from pi0_drivers.embodiment import MissingJointsError, load_embodiment
 from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 from pi0_drivers.instruction_action import RunInstructionServer
-from pi0_drivers.joint_states import JointStateCache
-from pi0_drivers.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
-from pi0_drivers.params import Param, declare_all, in_range, non_negative, one_of, positive
-from pi0_drivers.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
-from pi0_drivers.spin import run_node
 
 PARAMETERS = [
-    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path.'),
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
     Param('rate_hz', 0.0, 'Control tick rate in Hz; 0 = the embodiment control rate.', non_negative),
     Param('executed_steps', 0, 'Steps of each chunk executed before switching (open-loop horizon); '
           '0 = the embodiment value.', non_negative),

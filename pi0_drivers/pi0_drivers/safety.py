@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from pi0_drivers.embodiment import Embodiment
+from pi0_common.embodiment import Embodiment
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,6 @@ class Limits:
     @property
     def dims(self) -> int:
         return len(self.names)
-
-
-def first_non_finite(values: np.ndarray) -> tuple[int, int] | None:
-    """(row, column) of the first NaN or infinity in a 2-D array, or None."""
-    bad = np.argwhere(~np.isfinite(values))
-    return (int(bad[0][0]), int(bad[0][1])) if len(bad) else None
 
 
 def clamp_positions(target: np.ndarray, limits: Limits) -> np.ndarray:

@@ -10,14 +10,14 @@ import threading
 
 import numpy as np
 from nav_msgs.msg import Odometry
+from pi0_common.embodiment import Embodiment
+from pi0_common.messages import to_time_msg
+from pi0_common.qos import SENSOR_PUB_QOS
 from PIL import Image as PILImage
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_srvs.srv import Trigger
 
-from pi0_drivers.embodiment import Embodiment
-from pi0_drivers.messages import to_time_msg
-from pi0_drivers.qos import SENSOR_PUB_QOS
 from pi0_drivers.sim.world import SimWorld
 
 

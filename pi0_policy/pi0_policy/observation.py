@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from pi0_drivers.embodiment import Embodiment, MissingJointsError
-from pi0_drivers.joint_states import JointStateCache
+from pi0_common.embodiment import Embodiment, MissingJointsError
+from pi0_common.joint_states import JointStateCache
 
 
 class ObservationNotReadyError(Exception):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+from pi0_common.commands import first_non_finite
+from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.embodiment import load_embodiment
-from pi0_drivers.safety import Limits, clamp_positions, first_non_finite, largest_jump, limit_trajectory
+from pi0_drivers.safety import Limits, clamp_positions, largest_jump, limit_trajectory
 
 
 @pytest.fixture

@@ -37,9 +37,11 @@ simulator publishes the joint states itself.
 from __future__ import annotations
 
 import numpy as np
+from pi0_common.commands import Command
+from pi0_common.messages import to_sec, to_time_msg
+from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS, SENSOR_QOS
 from sensor_msgs.msg import JointState
 
-from pi0_drivers.executor import Command
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, SimEndpoint, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
     DirectSimDrive,
@@ -48,8 +50,6 @@ from pi0_drivers.interfaces.vendor import (
     merged_config,
     require_or_fallback,
 )
-from pi0_drivers.messages import to_sec, to_time_msg
-from pi0_drivers.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS, SENSOR_QOS
 
 PACKAGES = ('arx_x5_msg', 'arx5_arm_msg')
 INSTALL_HINT = 'build the vendor workspace of ARXroboticsX/ARX_X5 (ROS2/X5_ws) and source it'

@@ -8,8 +8,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from pi0_drivers.embodiment import ArmSpec, BaseSpec, Embodiment
-from pi0_drivers.executor import Command
+from pi0_common.commands import Command
+from pi0_common.embodiment import ArmSpec, BaseSpec, Embodiment
 
 
 class InterfaceError(ValueError):

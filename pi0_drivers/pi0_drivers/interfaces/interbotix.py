@@ -20,7 +20,9 @@ real robot refuses to start; in simulation the set-points go straight to the sim
 
 from __future__ import annotations
 
-from pi0_drivers.executor import Command
+from pi0_common.commands import Command
+from pi0_common.qos import ROBOT_COMMAND_QOS
+
 from pi0_drivers.interfaces.base import ArmInterface, SimEndpoint, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
     DirectSimDrive,
@@ -29,7 +31,6 @@ from pi0_drivers.interfaces.vendor import (
     merged_config,
     require_or_fallback,
 )
-from pi0_drivers.qos import ROBOT_COMMAND_QOS
 
 PACKAGE = 'interbotix_xs_msgs'
 TYPES = ('JointGroupCommand', 'JointSingleCommand')

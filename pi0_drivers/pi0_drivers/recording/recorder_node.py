@@ -29,6 +29,10 @@ from functools import partial
 from pathlib import Path
 
 import rclpy
+from pi0_common.embodiment import EmbodimentError, load_embodiment
+from pi0_common.messages import to_time_msg
+from pi0_common.params import Param, ParameterError, declare_all, non_negative, one_of, positive
+from pi0_common.qos import LATCHED_QOS, warn_on_incompatible_qos
 from pi0_msgs.msg import EpisodeEvent
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -42,10 +46,6 @@ from rclpy.signals import SignalHandlerOptions
 from rosbags.interfaces import Qos
 from std_msgs.msg import String
 
-from pi0_drivers.embodiment import EmbodimentError, load_embodiment
-from pi0_drivers.messages import to_time_msg
-from pi0_drivers.params import Param, ParameterError, declare_all, non_negative, one_of, positive
-from pi0_drivers.qos import LATCHED_QOS, warn_on_incompatible_qos
 from pi0_drivers.recording.disk import DiskGuard, free_mb
 from pi0_drivers.recording.episode_bag import BagClosedError, EpisodeBag
 from pi0_drivers.recording.naming import BagPathError, check_prefix, new_bag_path
@@ -61,7 +61,7 @@ from pi0_drivers.recording.topics import (
 from pi0_drivers.recording.typestore import TypeRegistry, UnknownTypeError
 
 PARAMETERS = [
-    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path: '
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path: '
           'decides the recorded topics.'),
     Param('output_dir', '', 'Folder for the episode bags (created if missing). Required.',
           lambda v: None if v.strip() else 'required: the folder to write episode bags into'),

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pi0_common.embodiment import Embodiment
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-
-from pi0_drivers.embodiment import Embodiment
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'

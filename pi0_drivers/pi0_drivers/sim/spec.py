@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pi0_common.embodiment import Embodiment, EmbodimentError
 
-from pi0_drivers.embodiment import Embodiment, EmbodimentError
 from pi0_drivers.sim.kinematics import DH_CONVENTIONS, Chain, pose
 
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pi0_common.embodiment import ArmSpec, Embodiment
 
-from pi0_drivers.embodiment import ArmSpec, Embodiment
 from pi0_drivers.sim import render
 from pi0_drivers.sim.actuators import BaseDrive, JointGroup
 from pi0_drivers.sim.kinematics import planar_pose, solve_ik, transform_points

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD, Command, first_non_finite
+from pi0_common.embodiment import Embodiment
 
-from pi0_drivers.embodiment import Embodiment
-from pi0_drivers.executor import MODE_ACTIVE, MODE_HOLD, Command
-from pi0_drivers.safety import Limits, first_non_finite, limit_trajectory
+from pi0_drivers.safety import Limits, limit_trajectory
 
 
 @dataclass

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 
+from pi0_common.embodiment import Embodiment
+from pi0_common.messages import command_to_msg
+from pi0_common.qos import CHUNK_QOS
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
-from pi0_drivers.embodiment import Embodiment
-from pi0_drivers.messages import command_to_msg
-from pi0_drivers.qos import CHUNK_QOS
 from pi0_drivers.teleop.scripted_expert import ExpertStyle, ScriptedExpert
 
 

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from pi0_common.commands import MODE_ACTIVE, Command
+from pi0_common.embodiment import Embodiment
 
-from pi0_drivers.embodiment import Embodiment
-from pi0_drivers.executor import MODE_ACTIVE, Command
 from pi0_drivers.sim.kinematics import solve_ik, transform_points
 
 MIN_MOVE_TIME = 0.4         # s, even a tiny move takes this long (no twitching)

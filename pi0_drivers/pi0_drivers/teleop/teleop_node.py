@@ -18,6 +18,12 @@ import threading
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
+from pi0_common.embodiment import MissingJointsError, load_embodiment
+from pi0_common.joint_states import JointStateCache
+from pi0_common.messages import command_to_msg
+from pi0_common.params import Param, ParameterError, declare_all, in_range, non_negative, one_of, positive
+from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
+from pi0_common.spin import run_node
 from pi0_msgs.msg import ExecutorCommand
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -25,14 +31,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 
-from pi0_drivers.embodiment import MissingJointsError, load_embodiment
 from pi0_drivers.interfaces.twist import twist_axes
-from pi0_drivers.joint_states import JointStateCache
-from pi0_drivers.messages import command_to_msg
-from pi0_drivers.params import Param, ParameterError, declare_all, in_range, non_negative, one_of, positive
-from pi0_drivers.qos import CHUNK_QOS, SENSOR_QOS
 from pi0_drivers.safety import Limits
-from pi0_drivers.spin import run_node
 from pi0_drivers.teleop.commander import Target, TeleopCommander
 from pi0_drivers.teleop.leader import (
     ALOHA_LEADER_GRIPPER_CLOSED,
@@ -43,7 +43,7 @@ from pi0_drivers.teleop.leader import (
 )
 
 PARAMETERS = [
-    Param('embodiment', 'trossen_bimanual', 'Embodiment name (a file in pi0_drivers/embodiments) or a YAML path.'),
+    Param('embodiment', 'trossen_bimanual', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
     Param('arm_source', 'leader', 'leader: follower arms mirror leader arms; hold: arms hold where they are.',
           one_of('leader', 'hold')),
     Param('base_source', 'twist', 'twist: the base follows twist_topic; none: base velocity stays zero.',

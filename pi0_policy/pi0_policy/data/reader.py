@@ -247,7 +247,7 @@ class LeRobotReader:
         if self.conversion.get("norm_stats_asset"):
             return self.conversion["norm_stats_asset"]
         try:
-            from pi0_drivers.embodiment import EmbodimentError, load_embodiment
+            from pi0_common.embodiment import EmbodimentError, load_embodiment
 
             return load_embodiment(self.robot_type).norm_stats_asset
         except (ImportError, EmbodimentError, TypeError):

@@ -13,13 +13,13 @@ import itertools
 
 import numpy as np
 import pytest
+from pi0_common.commands import Command
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import command_to_msg
+from pi0_common.qos import CHUNK_QOS
 from pi0_msgs.msg import ExecutorCommand
 
 from pi0_drivers.driver_node import RobotDriverNode
-from pi0_drivers.embodiment import load_embodiment
-from pi0_drivers.executor import Command
-from pi0_drivers.messages import command_to_msg
-from pi0_drivers.qos import CHUNK_QOS
 
 FIXTURE_HINT = ('the vendor message fixtures are not built or not sourced: run bash tools/build_test_fixtures.sh '
                 'and source install_test_fixtures/local_setup.bash before pytest')

@@ -4,10 +4,9 @@ bridged to sensor_msgs/JointState, and the simulated vendor node behind the same
 import math
 
 import pytest
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
+from pi0_common.qos import SENSOR_QOS
 from sensor_msgs.msg import JointState
-
-from pi0_drivers.executor import MODE_ACTIVE, MODE_HOLD
-from pi0_drivers.qos import SENSOR_QOS
 
 from .harness import vendor
 

@@ -3,10 +3,9 @@ arm for every command, clamped to the joint limits, and the simulated xs_sdk app
 
 import numpy as np
 import pytest
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
+from pi0_common.qos import SENSOR_QOS
 from sensor_msgs.msg import JointState
-
-from pi0_drivers.executor import MODE_ACTIVE, MODE_HOLD
-from pi0_drivers.qos import SENSOR_QOS
 
 from .harness import vendor
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import rclpy
 import yaml
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
 from pi0_msgs.msg import ExecutorCommand
 from pi0_msgs.srv import StartEpisode
 from rclpy.executors import SingleThreadedExecutor
@@ -26,8 +27,6 @@ from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
-
-from pi0_drivers.qos import CHUNK_QOS, LATCHED_QOS, ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
 
 TASK = 'reach the red block'
 TRAJECTORY = 'scaled_joint_trajectory_controller/joint_trajectory'   # type found in the graph

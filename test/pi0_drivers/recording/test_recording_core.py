@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
+from pi0_common.embodiment import load_embodiment
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import QosDurability, QosReliability
 
-from pi0_drivers.embodiment import load_embodiment
 from pi0_drivers.recording.disk import DiskGuard
 from pi0_drivers.recording.episode_bag import BagClosedError, EpisodeBag
 from pi0_drivers.recording.naming import (

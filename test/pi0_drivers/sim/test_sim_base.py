@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.embodiment import load_embodiment
 from pi0_drivers.sim.world import SimWorld
 
 

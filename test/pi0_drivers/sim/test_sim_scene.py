@@ -5,8 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from pi0_common.embodiment import available_embodiments, load_embodiment
 
-from pi0_drivers.embodiment import available_embodiments, load_embodiment
 from pi0_drivers.sim.world import SimWorld
 
 

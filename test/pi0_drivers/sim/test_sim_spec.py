@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from pi0_common.embodiment import EmbodimentError, load_embodiment
 
-from pi0_drivers.embodiment import EmbodimentError, load_embodiment
 from pi0_drivers.sim.spec import SimConfigError
 from pi0_drivers.sim.world import SimWorld
 

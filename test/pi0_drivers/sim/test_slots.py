@@ -3,8 +3,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.embodiment import load_embodiment
 from pi0_drivers.sim.spec import SimConfigError, parse_sim
 from pi0_drivers.sim.world import SimWorld
 

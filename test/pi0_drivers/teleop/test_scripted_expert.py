@@ -4,9 +4,9 @@ and a clear refusal for a block out of reach."""
 
 import numpy as np
 import pytest
+from pi0_common.commands import MODE_ACTIVE
+from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.embodiment import load_embodiment
-from pi0_drivers.executor import MODE_ACTIVE
 from pi0_drivers.sim.world import SimWorld
 from pi0_drivers.teleop.scripted_expert import (
     ExpertStyle,

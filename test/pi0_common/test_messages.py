@@ -1,10 +1,8 @@
 import numpy as np
 import pytest
-from pi0_msgs.msg import ExecutorCommand
-
-from pi0_drivers.embodiment import load_embodiment
-from pi0_drivers.executor import MODE_ACTIVE, ChunkRequestInfo, Command
-from pi0_drivers.messages import (
+from pi0_common.commands import MODE_ACTIVE, ChunkRequestInfo, Command
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import (
     MessageError,
     chunk_from_msg,
     command_from_msg,
@@ -15,6 +13,7 @@ from pi0_drivers.messages import (
     to_sec,
     to_time_msg,
 )
+from pi0_msgs.msg import ExecutorCommand
 
 
 @pytest.fixture

@@ -269,7 +269,7 @@ def _flatten_dims(emb: Embodiment) -> tuple[DimSpec, ...]:
 
 # -------------------------------------------------------------------- loading and validation
 def _embodiment_dir() -> Path:
-    return Path(str(resources.files('pi0_drivers') / 'embodiments'))
+    return Path(str(resources.files('pi0_common') / 'embodiments'))
 
 
 def available_embodiments() -> list[str]:
@@ -277,7 +277,7 @@ def available_embodiments() -> list[str]:
 
 
 def load_embodiment(name_or_path: str | Path) -> Embodiment:
-    """Load an embodiment by name (a file in pi0_drivers/embodiments) or from a YAML path.
+    """Load an embodiment by name (a file in pi0_common/embodiments) or from a YAML path.
 
     Raises:
         EmbodimentError: unknown name (with the closest known names) or an invalid file (naming

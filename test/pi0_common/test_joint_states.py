@@ -1,9 +1,8 @@
 import math
 
 import pytest
-
-from pi0_drivers.embodiment import MissingJointsError, load_embodiment
-from pi0_drivers.joint_states import JointStateCache
+from pi0_common.embodiment import MissingJointsError, load_embodiment
+from pi0_common.joint_states import JointStateCache
 
 
 def test_non_finite_positions_are_ignored_and_reported():

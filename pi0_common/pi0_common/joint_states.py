@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from pi0_drivers.embodiment import Embodiment
+from pi0_common.embodiment import Embodiment
 
 
 class JointStateCache:
