@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "pi0_policy" / "data"))  # the tests' bag writer
 
 from bagmaker import Ur5eEpisode  # noqa: E402
-from pi0_common.embodiment import load_embodiment  # noqa: E402
 
+from pi0_common.embodiment import load_embodiment  # noqa: E402
 from pi0_policy.data.bag_reader import read_streams  # noqa: E402
 from pi0_policy.data.convert import convert, find_bags  # noqa: E402
 from pi0_policy.train.config import TrainConfig  # noqa: E402

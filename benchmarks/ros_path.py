@@ -60,10 +60,11 @@ def bench_images(model_size: int) -> None:
 
 def bench_chunk_publish() -> None:
     import rclpy
+    from pi0_msgs.msg import ActionChunk
+
     from pi0_common.embodiment import load_embodiment
     from pi0_common.messages import make_chunk_msg
     from pi0_common.qos import CHUNK_QOS
-    from pi0_msgs.msg import ActionChunk
 
     print('\n2. ActionChunk (50 x 18), median ms')
     emb = load_embodiment('ur5e')

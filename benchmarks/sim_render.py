@@ -14,9 +14,9 @@ import argparse
 import time
 
 import numpy as np
-from pi0_common.embodiment import available_embodiments, load_embodiment
 
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import available_embodiments, load_embodiment
+from pi0_sim.world import SimWorld
 
 
 def _wiggle(world: SimWorld, now: float) -> None:

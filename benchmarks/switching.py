@@ -20,10 +20,10 @@ import argparse
 import time
 
 import numpy as np
-from pi0_common.commands import MODE_ACTIVE
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
+from pi0_common.commands import MODE_ACTIVE
 from pi0_drivers.chunking import SWITCHING_MODES
 
 

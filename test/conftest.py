@@ -26,6 +26,7 @@ class RosHarness:
 
     def __init__(self):
         import rclpy
+
         from pi0_common.spin import NodeSpinner
         self.rclpy = rclpy
         self.context = rclpy.Context()

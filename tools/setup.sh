@@ -20,7 +20,7 @@ STAMPS="$VENV/.stamps"
 PY="$VENV/bin/python"
 T0=$(date +%s)
 # The workspace packages, interfaces first (colcon orders by dependencies anyway).
-PACKAGES=(pi0_msgs pi0_common pi0_policy pi0_drivers pi0_bringup)
+PACKAGES=(pi0_msgs pi0_common pi0_policy pi0_drivers pi0_sim pi0_recording pi0_bringup)
 
 log() { echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }

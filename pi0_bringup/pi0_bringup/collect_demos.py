@@ -20,8 +20,6 @@ from pathlib import Path
 
 import rclpy
 import yaml
-from pi0_common.qos import LATCHED_QOS
-from pi0_common.spin import NoAnswerError, NodeSpinner, call_service
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -33,10 +31,12 @@ from tqdm import tqdm
 
 from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
 from pi0_bringup.runner import config_dir, node_parameters
+from pi0_common.qos import LATCHED_QOS
+from pi0_common.spin import NoAnswerError, NodeSpinner, call_service
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.recording.recorder_node import RecorderNode
 from pi0_drivers.teleop.expert_node import ScriptedExpertNode
-from pi0_drivers.teleop.scripted_expert import PlanningError
+from pi0_sim.expert import PlanningError
 
 EMBODIMENT = 'ur5e'
 

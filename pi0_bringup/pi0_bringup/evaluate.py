@@ -18,8 +18,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pi0_common.messages import to_duration_msg
-from pi0_common.spin import call_service, wait_for_future
 from pi0_msgs.action import RunInstruction
 from rclpy.action import ActionClient
 from rclpy.node import Node
@@ -28,6 +26,8 @@ from tqdm import tqdm
 
 from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
 from pi0_bringup.runner import Stack
+from pi0_common.messages import to_duration_msg
+from pi0_common.spin import call_service, wait_for_future
 
 POLL = 0.05   # s between checks of the simulated scene
 

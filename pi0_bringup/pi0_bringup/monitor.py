@@ -9,13 +9,14 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from pi0_msgs.msg import ActionChunk, ExecutorCommand, ExecutorStatus
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
 from pi0_common.embodiment import Embodiment, MissingJointsError
 from pi0_common.joint_states import JointStateCache
 from pi0_common.messages import to_sec
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
-from pi0_msgs.msg import ActionChunk, ExecutorCommand, ExecutorStatus
-from rclpy.node import Node
-from sensor_msgs.msg import JointState
 
 
 @dataclass

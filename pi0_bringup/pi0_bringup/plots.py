@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pi0_common.embodiment import Embodiment
 
 from pi0_bringup.monitor import Recording
+from pi0_common.embodiment import Embodiment
 
 
 def plot_commanded_vs_measured(rec: Recording, emb: Embodiment, path: str | Path, title: str = '',

@@ -16,9 +16,6 @@ import sys
 import time
 
 import numpy as np
-from pi0_common.embodiment import available_embodiments
-from pi0_common.qos import LATCHED_QOS
-from pi0_common.spin import call_service
 from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -26,6 +23,9 @@ from std_srvs.srv import Trigger
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.plots import plot_commanded_vs_measured
 from pi0_bringup.runner import Stack
+from pi0_common.embodiment import available_embodiments
+from pi0_common.qos import LATCHED_QOS
+from pi0_common.spin import call_service
 
 
 def parse_args(argv=None) -> argparse.Namespace:

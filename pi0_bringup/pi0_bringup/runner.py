@@ -17,10 +17,10 @@ from typing import Any
 
 import rclpy
 import yaml
-from pi0_common.spin import NodeSpinner
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
+from pi0_common.spin import NodeSpinner
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
 from pi0_policy.policy_node import PolicyNode

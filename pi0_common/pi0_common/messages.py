@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
+from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand
+
 from pi0_common.commands import ChunkRequestInfo, Command, first_non_finite
 from pi0_common.embodiment import UNIFIED_DIM, Embodiment
-from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand
 
 
 class MessageError(ValueError):

@@ -9,15 +9,15 @@ throttled) and nothing is sent. When commands stop, bases get zero velocity afte
 
 from __future__ import annotations
 
+from pi0_msgs.msg import ExecutorCommand
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import MessageError, command_from_msg
 from pi0_common.params import Param, declare_all, in_range, one_of, positive
 from pi0_common.qos import CHUNK_QOS
 from pi0_common.spin import run_node
-from pi0_msgs.msg import ExecutorCommand
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
-
 from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
 from pi0_drivers.interfaces.base import InterfaceError
 

@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from pi0_common.commands import MODE_ACTIVE, MODE_ESTOP, MODE_HOLD, ChunkRequestInfo, Command, first_non_finite
 from pi0_common.embodiment import Embodiment
-
 from pi0_drivers.chunking import SWITCHING_MODES, Chunk, ChunkBlender, LatencyEstimator
 from pi0_drivers.safety import Limits, largest_jump, limit_trajectory
 

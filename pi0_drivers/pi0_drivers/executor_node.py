@@ -18,12 +18,6 @@ from collections import deque
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from pi0_common.embodiment import MissingJointsError, load_embodiment
-from pi0_common.joint_states import JointStateCache
-from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
-from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
-from pi0_common.spin import run_node
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -31,6 +25,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
+from pi0_common.embodiment import MissingJointsError, load_embodiment
+from pi0_common.joint_states import JointStateCache
+from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
+from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
+from pi0_common.spin import run_node
 from pi0_drivers.chunking import SWITCHING_MODES
 from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 from pi0_drivers.instruction_action import RunInstructionServer

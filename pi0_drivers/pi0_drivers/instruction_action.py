@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 
-from pi0_common.messages import to_sec
-from pi0_common.qos import LATCHED_QOS
 from pi0_msgs.action import RunInstruction
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.task import Future
 from std_msgs.msg import String
+
+from pi0_common.messages import to_sec
+from pi0_common.qos import LATCHED_QOS
 
 FEEDBACK_PERIOD = 0.1   # s
 

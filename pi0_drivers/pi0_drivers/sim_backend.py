@@ -10,15 +10,15 @@ import threading
 
 import numpy as np
 from nav_msgs.msg import Odometry
-from pi0_common.embodiment import Embodiment
-from pi0_common.messages import to_time_msg
-from pi0_common.qos import SENSOR_PUB_QOS
 from PIL import Image as PILImage
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_srvs.srv import Trigger
 
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import Embodiment
+from pi0_common.messages import to_time_msg
+from pi0_common.qos import SENSOR_PUB_QOS
+from pi0_sim.world import SimWorld
 
 
 def encode_image(rgb: np.ndarray, stamp: float, frame_id: str) -> Image:

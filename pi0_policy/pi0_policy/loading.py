@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pi0_common.embodiment import Embodiment
 
+from pi0_common.embodiment import Embodiment
 from pi0_policy.model.config import get_config
 from pi0_policy.model.pi0 import Pi0Model
 from pi0_policy.model.tokenizer import load_tokenizer

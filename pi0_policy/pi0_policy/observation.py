@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from pi0_common.embodiment import Embodiment, MissingJointsError
 from pi0_common.joint_states import JointStateCache
 

@@ -20,11 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
-from pi0_common.embodiment import load_embodiment
-from pi0_common.messages import MessageError, make_chunk_msg, request_from_msg, to_sec
-from pi0_common.params import Param, declare_all, non_negative, one_of, positive
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS, warn_on_incompatible_qos
-from pi0_common.spin import run_node
 from pi0_msgs.msg import ActionChunk, ChunkRequest
 from pi0_msgs.srv import SetInstruction
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -32,6 +27,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
 
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import MessageError, make_chunk_msg, request_from_msg, to_sec
+from pi0_common.params import Param, declare_all, non_negative, one_of, positive
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS, warn_on_incompatible_qos
+from pi0_common.spin import run_node
 from pi0_policy.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from pi0_policy.loading import load_policy
 from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError

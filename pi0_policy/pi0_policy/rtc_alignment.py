@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pi0_common.commands import ChunkRequestInfo
 
+from pi0_common.commands import ChunkRequestInfo
 from pi0_policy.model.rtc import RtcGuidance
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from pi0_common.embodiment import load_embodiment
 from rosbags.highlevel import AnyReader
 
 from pi0_bringup.block_task import START_SPREAD
 from pi0_bringup.collect_demos import main, parse_args
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import load_embodiment
+from pi0_sim.world import SimWorld
 
 SEED = 3
 

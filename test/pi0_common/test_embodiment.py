@@ -3,6 +3,7 @@ import copy
 import numpy as np
 import pytest
 import yaml
+
 from pi0_common.embodiment import (
     UNIFIED_DIM,
     EmbodimentError,

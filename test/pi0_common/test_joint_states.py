@@ -1,6 +1,7 @@
 import math
 
 import pytest
+
 from pi0_common.embodiment import MissingJointsError, load_embodiment
 from pi0_common.joint_states import JointStateCache
 

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from pi0_msgs.msg import ExecutorCommand
+
 from pi0_common.commands import MODE_ACTIVE, ChunkRequestInfo, Command
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import (
@@ -13,7 +15,6 @@ from pi0_common.messages import (
     to_sec,
     to_time_msg,
 )
-from pi0_msgs.msg import ExecutorCommand
 
 
 @pytest.fixture

@@ -3,15 +3,15 @@ simulated robot following them."""
 
 import numpy as np
 import pytest
-from pi0_common.commands import MODE_ACTIVE, MODE_HOLD, Command
-from pi0_common.embodiment import load_embodiment
-from pi0_common.messages import command_to_msg, to_sec
-from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
 from pi0_msgs.msg import ExecutorCommand
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD, Command
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import command_to_msg, to_sec
+from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.interfaces.ur import trajectory_times
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+
 from pi0_common.commands import MODE_ACTIVE, MODE_ESTOP, MODE_HOLD
 from pi0_common.embodiment import load_embodiment
-
 from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 
 DT = 0.05

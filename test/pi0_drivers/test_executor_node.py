@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
-from pi0_common.messages import make_chunk_msg, to_sec
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
 from pi0_msgs.msg import ExecutorCommand, ExecutorStatus
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import make_chunk_msg, to_sec
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+
 from pi0_common.commands import first_non_finite
 from pi0_common.embodiment import load_embodiment
-
 from pi0_drivers.safety import Limits, clamp_positions, largest_jump, limit_trajectory
 
 

@@ -5,14 +5,14 @@ import threading
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
-from pi0_common.messages import make_chunk_msg, request_from_msg, to_duration_msg, to_sec
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
 from pi0_msgs.action import RunInstruction
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand
 from rclpy.action import ActionClient
 from std_msgs.msg import String
 
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import make_chunk_msg, request_from_msg, to_duration_msg, to_sec
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
+from pi0_common.embodiment import load_embodiment
 from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError
 
 UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',

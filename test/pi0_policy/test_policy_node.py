@@ -5,14 +5,14 @@ import io
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from pi0_common.messages import to_sec, to_time_msg
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_PUB_QOS
 from pi0_msgs.msg import ActionChunk, ChunkRequest
 from pi0_msgs.srv import SetInstruction
 from PIL import Image as PILImage
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
 
+from pi0_common.messages import to_sec, to_time_msg
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_PUB_QOS
 from pi0_policy.policy_node import PolicyNode
 
 UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',

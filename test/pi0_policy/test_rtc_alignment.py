@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from pi0_common.commands import ChunkRequestInfo
 
+from pi0_common.commands import ChunkRequestInfo
 from pi0_policy.rtc_alignment import align_committed, guidance_for
 
 

@@ -14,15 +14,15 @@ import time
 import numpy as np
 import pytest
 from geometry_msgs.msg import Twist, TwistStamped
-from pi0_common.commands import MODE_ACTIVE
-from pi0_common.embodiment import load_embodiment
-from pi0_common.qos import SENSOR_QOS
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
+from pi0_common.commands import MODE_ACTIVE
+from pi0_common.embodiment import load_embodiment
+from pi0_common.qos import SENSOR_QOS
 
 ROBOTS = ['ur5e_bimanual', 'franka', 'trossen_bimanual', 'arx_bimanual', 'trossen_mobile', 'arx_mobile',
           'fibocom_mobile']

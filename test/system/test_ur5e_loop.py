@@ -3,14 +3,14 @@ pixels and joint states -> π₀ -> chunks -> executor -> UR trajectory messages
 
 import numpy as np
 import pytest
-from pi0_common.commands import MODE_ACTIVE
-from pi0_common.messages import to_sec
-from pi0_common.qos import SENSOR_QOS
 from sensor_msgs.msg import Image
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
+from pi0_common.commands import MODE_ACTIVE
+from pi0_common.messages import to_sec
+from pi0_common.qos import SENSOR_QOS
 
 
 @pytest.fixture(scope='module')

@@ -37,11 +37,11 @@ simulator publishes the joint states itself.
 from __future__ import annotations
 
 import numpy as np
+from sensor_msgs.msg import JointState
+
 from pi0_common.commands import Command
 from pi0_common.messages import to_sec, to_time_msg
 from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS, SENSOR_QOS
-from sensor_msgs.msg import JointState
-
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, SimEndpoint, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
     DirectSimDrive,

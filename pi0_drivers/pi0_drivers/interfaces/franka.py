@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 from pi0_common.commands import Command
-
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.sim_gripper import SimGripperAction
 from pi0_drivers.interfaces.ur import ArmControllersSimEndpoint, TrajectorySender

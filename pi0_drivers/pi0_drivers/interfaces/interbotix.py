@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from pi0_common.commands import Command
 from pi0_common.qos import ROBOT_COMMAND_QOS
-
 from pi0_drivers.interfaces.base import ArmInterface, SimEndpoint, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
     DirectSimDrive,

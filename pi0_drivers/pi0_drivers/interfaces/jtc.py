@@ -15,7 +15,6 @@ Everything here is in the standard message packages: no vendor package, no fallb
 from __future__ import annotations
 
 from pi0_common.commands import Command
-
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.ur import ArmControllersSimEndpoint, ForwardGripper, TrajectorySender
 from pi0_drivers.interfaces.vendor import merged_config

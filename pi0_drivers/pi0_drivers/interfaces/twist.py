@@ -6,10 +6,10 @@ linear.x, vy -> linear.y (holonomic bases), wz -> angular.z. Zero velocity on ho
 from __future__ import annotations
 
 from geometry_msgs.msg import Twist, TwistStamped
+
 from pi0_common.commands import Command
 from pi0_common.messages import to_time_msg
 from pi0_common.qos import ROBOT_COMMAND_QOS
-
 from pi0_drivers.interfaces.base import BaseInterface, SimEndpoint, check_keys, config_value
 
 KEYS = {'topic', 'stamped'}

@@ -20,12 +20,12 @@ arms) and, with control_msgs installed, the GripperCommand action (sim_gripper.S
 from __future__ import annotations
 
 import numpy as np
-from pi0_common.commands import MODE_ACTIVE, Command
-from pi0_common.messages import to_duration_msg, to_sec
-from pi0_common.qos import ROBOT_COMMAND_QOS
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from pi0_common.commands import MODE_ACTIVE, Command
+from pi0_common.messages import to_duration_msg, to_sec
+from pi0_common.qos import ROBOT_COMMAND_QOS
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, SimEndpoint, check_keys, config_value
 from pi0_drivers.interfaces.sim_gripper import SimGripperAction
 from pi0_drivers.interfaces.vendor import import_types

@@ -16,8 +16,8 @@ import importlib
 from typing import Any
 
 import numpy as np
-from pi0_common.embodiment import ArmSpec
 
+from pi0_common.embodiment import ArmSpec
 from pi0_drivers.interfaces.base import InterfaceError
 
 UR_ONLY_OVERRIDES = {'mode': 'arm_mode', 'gripper_mode': 'gripper_mode'}   # interface key -> driver parameter

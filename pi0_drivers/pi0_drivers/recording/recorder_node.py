@@ -29,10 +29,6 @@ from functools import partial
 from pathlib import Path
 
 import rclpy
-from pi0_common.embodiment import EmbodimentError, load_embodiment
-from pi0_common.messages import to_time_msg
-from pi0_common.params import Param, ParameterError, declare_all, non_negative, one_of, positive
-from pi0_common.qos import LATCHED_QOS, warn_on_incompatible_qos
 from pi0_msgs.msg import EpisodeEvent
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -46,6 +42,10 @@ from rclpy.signals import SignalHandlerOptions
 from rosbags.interfaces import Qos
 from std_msgs.msg import String
 
+from pi0_common.embodiment import EmbodimentError, load_embodiment
+from pi0_common.messages import to_time_msg
+from pi0_common.params import Param, ParameterError, declare_all, non_negative, one_of, positive
+from pi0_common.qos import LATCHED_QOS, warn_on_incompatible_qos
 from pi0_drivers.recording.disk import DiskGuard, free_mb
 from pi0_drivers.recording.episode_bag import BagClosedError, EpisodeBag
 from pi0_drivers.recording.naming import BagPathError, check_prefix, new_bag_path

@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD, Command, first_non_finite
 from pi0_common.embodiment import Embodiment
-
 from pi0_drivers.safety import Limits, limit_trajectory
 
 

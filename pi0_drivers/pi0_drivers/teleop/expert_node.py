@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import threading
 
-from pi0_common.embodiment import Embodiment
-from pi0_common.messages import command_to_msg
-from pi0_common.qos import CHUNK_QOS
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
-from pi0_drivers.teleop.scripted_expert import ExpertStyle, ScriptedExpert
+from pi0_common.embodiment import Embodiment
+from pi0_common.messages import command_to_msg
+from pi0_common.qos import CHUNK_QOS
+from pi0_sim.expert import ExpertStyle, ScriptedExpert
 
 
 class ScriptedExpertNode(Node):

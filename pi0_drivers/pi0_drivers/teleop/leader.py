@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from pi0_common.embodiment import Embodiment, MissingJointsError
 
 ALOHA_LEADER_GRIPPER_OPEN = 0.8298      # rad, Interbotix/aloha constants.py

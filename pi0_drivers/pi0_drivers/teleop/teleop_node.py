@@ -18,12 +18,6 @@ import threading
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
-from pi0_common.embodiment import MissingJointsError, load_embodiment
-from pi0_common.joint_states import JointStateCache
-from pi0_common.messages import command_to_msg
-from pi0_common.params import Param, ParameterError, declare_all, in_range, non_negative, one_of, positive
-from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
-from pi0_common.spin import run_node
 from pi0_msgs.msg import ExecutorCommand
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -31,6 +25,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 
+from pi0_common.embodiment import MissingJointsError, load_embodiment
+from pi0_common.joint_states import JointStateCache
+from pi0_common.messages import command_to_msg
+from pi0_common.params import Param, ParameterError, declare_all, in_range, non_negative, one_of, positive
+from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
+from pi0_common.spin import run_node
 from pi0_drivers.interfaces.twist import twist_axes
 from pi0_drivers.safety import Limits
 from pi0_drivers.teleop.commander import Target, TeleopCommander

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pi0_common.embodiment import CameraSpec, Embodiment
 from rosbags.highlevel import AnyReader
+
+from pi0_common.embodiment import CameraSpec, Embodiment
 
 from ..image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from .align import TimeSeries

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pi0_common.embodiment import EmbodimentError, load_embodiment
 from tqdm import tqdm
+
+from pi0_common.embodiment import EmbodimentError, load_embodiment
 
 from ..normalize import compute_norm_stats, save_norm_stats
 from . import lerobot_format as lf

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from pi0_common.embodiment import Embodiment
 
 from .align import NS, frame_times, index_at_or_before, interpolate, sample_age, sample_and_hold

@@ -13,12 +13,12 @@ import itertools
 
 import numpy as np
 import pytest
+from pi0_msgs.msg import ExecutorCommand
+
 from pi0_common.commands import Command
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import command_to_msg
 from pi0_common.qos import CHUNK_QOS
-from pi0_msgs.msg import ExecutorCommand
-
 from pi0_drivers.driver_node import RobotDriverNode
 
 FIXTURE_HINT = ('the vendor message fixtures are not built or not sourced: run bash tools/build_test_fixtures.sh '

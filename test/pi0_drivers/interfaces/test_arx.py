@@ -4,9 +4,10 @@ bridged to sensor_msgs/JointState, and the simulated vendor node behind the same
 import math
 
 import pytest
+from sensor_msgs.msg import JointState
+
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
 from pi0_common.qos import SENSOR_QOS
-from sensor_msgs.msg import JointState
 
 from .harness import vendor
 

@@ -3,13 +3,13 @@ move/grasp goals, one per hysteresis transition, served by a probe (the driver's
 simulated franka_gripper (the simulator's side)."""
 
 import pytest
-from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
-from pi0_common.messages import to_sec
-from pi0_common.qos import SENSOR_QOS
 from rclpy.action import ActionServer
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
+from pi0_common.messages import to_sec
+from pi0_common.qos import SENSOR_QOS
 from pi0_drivers.interfaces.franka import GripperHysteresis
 
 from .harness import vendor

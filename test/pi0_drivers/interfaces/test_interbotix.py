@@ -3,9 +3,10 @@ arm for every command, clamped to the joint limits, and the simulated xs_sdk app
 
 import numpy as np
 import pytest
+from sensor_msgs.msg import JointState
+
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
 from pi0_common.qos import SENSOR_QOS
-from sensor_msgs.msg import JointState
 
 from .harness import vendor
 

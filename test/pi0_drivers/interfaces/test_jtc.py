@@ -4,12 +4,13 @@ simulated controllers following. Standard message packages only: nothing to skip
 
 import pytest
 from geometry_msgs.msg import TwistStamped
-from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
-from pi0_common.messages import to_sec
-from pi0_common.qos import SENSOR_QOS
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
+
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
+from pi0_common.messages import to_sec
+from pi0_common.qos import SENSOR_QOS
 
 
 def test_arms_get_trajectories_grippers_forward_commands_and_the_base_a_stamped_twist(rig):

@@ -4,8 +4,9 @@ serving them (a newer goal preempts an older one)."""
 
 import pytest
 from action_msgs.msg import GoalStatus
-from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
 from rclpy.action import ActionClient, ActionServer
+
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
 
 from .harness import vendor
 

@@ -5,11 +5,11 @@ configuration checks that need no vendor types."""
 
 import numpy as np
 import pytest
+from sensor_msgs.msg import JointState
+
 from pi0_common.commands import MODE_ACTIVE
 from pi0_common.embodiment import load_embodiment
 from pi0_common.qos import SENSOR_QOS
-from sensor_msgs.msg import JointState
-
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.interfaces import arx, franka, interbotix
 from pi0_drivers.interfaces.base import InterfaceError

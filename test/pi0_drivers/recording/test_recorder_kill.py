@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import rclpy
 import yaml
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
 from pi0_msgs.msg import ExecutorCommand
 from pi0_msgs.srv import StartEpisode
 from rclpy.executors import SingleThreadedExecutor
@@ -27,6 +26,8 @@ from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
 
 TASK = 'reach the red block'
 TRAJECTORY = 'scaled_joint_trajectory_controller/joint_trajectory'   # type found in the graph

@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 import rclpy
 import yaml
-from pi0_common.embodiment import EmbodimentError
-from pi0_common.params import ParameterError
-from pi0_common.qos import SENSOR_PUB_QOS
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -22,6 +19,9 @@ from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
+from pi0_common.embodiment import EmbodimentError
+from pi0_common.params import ParameterError
+from pi0_common.qos import SENSOR_PUB_QOS
 from pi0_drivers.recording.recorder_node import RecorderNode
 
 

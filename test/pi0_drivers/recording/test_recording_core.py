@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
-from pi0_common.embodiment import load_embodiment
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import QosDurability, QosReliability
 
+from pi0_common.embodiment import load_embodiment
 from pi0_drivers.recording.disk import DiskGuard
 from pi0_drivers.recording.episode_bag import BagClosedError, EpisodeBag
 from pi0_drivers.recording.naming import (
@@ -212,7 +212,7 @@ def test_episode_bag_is_a_version_8_bag_that_reads_back(tmp_path):
 def test_the_pure_parts_import_no_ros():
     modules = ['pi0_drivers.recording.naming', 'pi0_drivers.recording.disk', 'pi0_drivers.recording.typestore',
                'pi0_drivers.recording.topics', 'pi0_drivers.recording.episode_bag', 'pi0_drivers.teleop.leader',
-               'pi0_drivers.teleop.commander', 'pi0_drivers.teleop.scripted_expert']
+               'pi0_drivers.teleop.commander', 'pi0_sim.expert']
     code = (f'import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; '
             'bad = [m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs", "std_msgs", "pi0_msgs")]; '
             'assert not bad, bad')

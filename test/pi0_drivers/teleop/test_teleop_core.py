@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import pytest
+
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
 from pi0_common.embodiment import MissingJointsError, load_embodiment
-
 from pi0_drivers.safety import Limits
 from pi0_drivers.teleop.commander import Target, TeleopCommander
 from pi0_drivers.teleop.leader import LeaderGripper, LeaderMapping, default_leader_topic

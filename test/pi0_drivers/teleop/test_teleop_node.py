@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import Twist
-from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
-from pi0_common.embodiment import load_embodiment
-from pi0_common.messages import command_from_msg
-from pi0_common.qos import CHUNK_QOS, SENSOR_PUB_QOS
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 
+from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import command_from_msg
+from pi0_common.qos import CHUNK_QOS, SENSOR_PUB_QOS
 from pi0_drivers.safety import Limits
 from pi0_drivers.teleop.teleop_node import TeleopNode
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from pi0_common.qos import SENSOR_PUB_QOS
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -18,6 +17,7 @@ from rclpy.parameter import Parameter
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState
 
+from pi0_common.qos import SENSOR_PUB_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.recording.recorder_node import RecorderNode
 from pi0_drivers.teleop.teleop_node import TeleopNode

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
+from pi0_common.embodiment import load_embodiment
 from pi0_policy.data import convert as convert_module
 from pi0_policy.data.bag_reader import BagError, read_streams
 from pi0_policy.data.convert import convert

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
+from pi0_common.embodiment import load_embodiment
 from pi0_policy.data import lerobot_format as lf
 from pi0_policy.data.writer import EpisodeData, open_writer
 from pi0_policy.model.config import get_config

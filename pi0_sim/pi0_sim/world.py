@@ -16,14 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pi0_common.embodiment import ArmSpec, Embodiment
 
-from pi0_drivers.sim import render
-from pi0_drivers.sim.actuators import BaseDrive, JointGroup
-from pi0_drivers.sim.kinematics import planar_pose, solve_ik, transform_points
-from pi0_drivers.sim.scene import Scene
-from pi0_drivers.sim.spec import ArmSim, parse_sim
-from pi0_drivers.sim.views import ArmView, draw_world
+from pi0_common.embodiment import ArmSpec, Embodiment
+from pi0_sim import render
+from pi0_sim.actuators import BaseDrive, JointGroup
+from pi0_sim.kinematics import planar_pose, solve_ik, transform_points
+from pi0_sim.scene import Scene
+from pi0_sim.spec import ArmSim, parse_sim
+from pi0_sim.views import ArmView, draw_world
 
 MAX_SUBSTEP = 0.005         # s; step() integrates in substeps no longer than this ...
 MAX_SUBSTEPS = 1000         # ... but in no more than this many (a long pause is integrated coarser)

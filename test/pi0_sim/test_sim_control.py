@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import load_embodiment
+from pi0_sim.world import SimWorld
 
 UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',
              'wrist_3_joint']

@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import load_embodiment
+from pi0_sim.world import SimWorld
 
 
 @pytest.fixture

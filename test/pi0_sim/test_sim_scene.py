@@ -5,9 +5,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import available_embodiments, load_embodiment
 
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import available_embodiments, load_embodiment
+from pi0_sim.world import SimWorld
 
 
 def layout(world):

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pi0_common.embodiment import Embodiment, EmbodimentError
 
-from pi0_drivers.sim.kinematics import DH_CONVENTIONS, Chain, pose
+from pi0_common.embodiment import Embodiment, EmbodimentError
+from pi0_sim.kinematics import DH_CONVENTIONS, Chain, pose
 
 
 class SimConfigError(EmbodimentError):
@@ -294,7 +294,7 @@ def _parse_sim(emb: Embodiment) -> SimSpec:
 
 
 def _slot_colors(b_r: _Reader, n_slots: int) -> tuple[str, ...]:
-    from pi0_drivers.sim.scene import BLOCK_COLORS  # scene.py imports this module
+    from pi0_sim.scene import BLOCK_COLORS  # scene.py imports this module
 
     raw = b_r.value('slot_colors', [])
     if not raw:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pi0_drivers.sim import render
-from pi0_drivers.sim.kinematics import rpy_matrix, transform_points
-from pi0_drivers.sim.scene import BLOCK_COLORS, Scene
-from pi0_drivers.sim.spec import ArmSim, SimSpec
+from pi0_sim import render
+from pi0_sim.kinematics import rpy_matrix, transform_points
+from pi0_sim.scene import BLOCK_COLORS, Scene
+from pi0_sim.spec import ArmSim, SimSpec
 
 FINGER_RADIUS = 0.006
 PALM_RADIUS = 0.012

@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+
 from pi0_common.commands import MODE_ACTIVE, Command
 from pi0_common.embodiment import Embodiment
-
-from pi0_drivers.sim.kinematics import solve_ik, transform_points
+from pi0_sim.kinematics import solve_ik, transform_points
 
 MIN_MOVE_TIME = 0.4         # s, even a tiny move takes this long (no twitching)
 IK_TOLERANCE = 0.005        # m, a plan whose IK misses its waypoint by more is refused

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from pi0_common.embodiment import EmbodimentError, load_embodiment
 
-from pi0_drivers.sim.spec import SimConfigError
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import EmbodimentError, load_embodiment
+from pi0_sim.spec import SimConfigError
+from pi0_sim.world import SimWorld
 
 
 def with_sim(name, edit):
@@ -59,7 +59,7 @@ def test_a_missing_sim_block_is_an_embodiment_error():
 
 
 def test_the_sim_core_imports_no_ros():
-    code = ('import sys, pi0_drivers.sim; '
+    code = ('import sys, pi0_sim.world, pi0_sim.expert; '
             'bad = [m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs", "std_msgs")]; '
             'assert not bad, bad')
     subprocess.run([sys.executable, '-c', code], check=True)

@@ -4,11 +4,10 @@ and a clear refusal for a block out of reach."""
 
 import numpy as np
 import pytest
+
 from pi0_common.commands import MODE_ACTIVE
 from pi0_common.embodiment import load_embodiment
-
-from pi0_drivers.sim.world import SimWorld
-from pi0_drivers.teleop.scripted_expert import (
+from pi0_sim.expert import (
     ExpertStyle,
     JointPath,
     PlanningError,
@@ -17,6 +16,7 @@ from pi0_drivers.teleop.scripted_expert import (
     move_time,
     target_color,
 )
+from pi0_sim.world import SimWorld
 
 UR5E = load_embodiment('ur5e')
 COLORS = ('red', 'blue')

@@ -3,10 +3,10 @@ import dataclasses
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.sim.spec import SimConfigError, parse_sim
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import load_embodiment
+from pi0_sim.spec import SimConfigError, parse_sim
+from pi0_sim.world import SimWorld
 
 
 def without_slot_colors(emb):

@@ -4,9 +4,9 @@ once the tool is over it."""
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import available_embodiments, load_embodiment
 
-from pi0_drivers.sim.world import SimWorld
+from pi0_common.embodiment import available_embodiments, load_embodiment
+from pi0_sim.world import SimWorld
 
 
 def red(img):

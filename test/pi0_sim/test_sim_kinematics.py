@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
-from pi0_common.embodiment import load_embodiment
 
-from pi0_drivers.sim.kinematics import IKError, pose, solve_ik
-from pi0_drivers.sim.spec import parse_sim
+from pi0_common.embodiment import load_embodiment
+from pi0_sim.kinematics import IKError, pose, solve_ik
+from pi0_sim.spec import parse_sim
 
 PI = math.pi
 FAMILIES = ['ur5e', 'franka', 'trossen_bimanual', 'arx_bimanual', 'fibocom_mobile']

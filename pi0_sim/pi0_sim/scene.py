@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pi0_drivers.sim.spec import BlockSpec, TableSpec
+from pi0_sim.spec import BlockSpec, TableSpec
 
 BLOCK_COLORS = {'red': (200, 30, 30), 'blue': (30, 60, 200)}   # RGB of a lit top face
 
