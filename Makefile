@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-setup:  ## create .venv, install ROS 2 + Python deps, colcon build the workspace
+setup:  ## create .venv, install ROS 2 + Python deps, build missing vendor interfaces, colcon build the workspace
 	@bash tools/setup.sh
 
 demo: setup  ## run the UR5e stack in simulation with the default policy (DURATION=30 seconds)
@@ -19,12 +19,11 @@ demo: setup  ## run the UR5e stack in simulation with the default policy (DURATI
 		--episode-seconds 10 --instructions 'reach the red block;reach the blue block' \
 		--plot out/demo_$(EMBODIMENT).png
 
-test: setup  ## run the whole test suite (vendor message fixtures built first, for the driver tests)
-	@bash tools/build_test_fixtures.sh
-	@$(ENV) && source install_test_fixtures/local_setup.bash && python -m pytest $(PYTEST_ARGS)
+test: setup  ## run the whole test suite
+	@$(ENV) && python -m pytest $(PYTEST_ARGS)
 
 lint: setup  ## ruff
 	@$(ENV) && ruff check .
 
 clean:  ## remove build products (keeps .venv)
-	rm -rf build install install_test_fixtures log out
+	rm -rf build install install_vendor log out

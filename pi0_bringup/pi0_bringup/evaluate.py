@@ -2,10 +2,15 @@
 
     python -m pi0_bringup.evaluate --checkpoint default --episodes 20
 
-Per episode: the executor is paused, sim/reset puts the blocks in a new layout and the arm home, and
+    python -m pi0_bringup.evaluate --attach --episodes 20      # a stack started elsewhere with
+                                                               # ros2 launch pi0_bringup ur5e.launch.py sim:=true
+
+Only ROS interfaces are used. Per episode i: the executor is paused, sim/reset with seed --seed + i puts
+the blocks in a new layout and the arm at its start pose (so an episode is the same in both modes), and
 the pi0/run_instruction action runs "reach the red block" or "reach the blue block" (alternating) for
 at most --timeout seconds. The episode succeeds when the tool reaches the named block; it is a
-confusion when the tool reaches the other block first (language not followed). Prints the success
+confusion when the tool reaches the other block first (language not followed); both as the simulator
+reports them on sim/task_state. --start-spread sets the simulator's start_spread parameter. Prints the success
 rate per instruction, the confusion counts and the time to reach, and writes them to --json.
 """
 
@@ -20,16 +25,18 @@ from pathlib import Path
 
 from pi0_msgs.action import RunInstruction
 from rclpy.action import ActionClient
-from rclpy.node import Node
-from std_srvs.srv import Trigger
 from tqdm import tqdm
 
 from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
+from pi0_bringup.ros_client import RosClient
 from pi0_bringup.runner import Stack
+from pi0_bringup.sim_task import horizontal_distance, named_object, reached
+from pi0_bringup.stack_interfaces import StackControls, TaskStateWatcher, wait_for_services
+from pi0_bringup.stack_spec import EXECUTOR, SIMULATOR, robot_stack
 from pi0_common.messages import to_duration_msg
-from pi0_common.spin import call_service, wait_for_future
+from pi0_common.spin import wait_for_future
 
-POLL = 0.05   # s between checks of the simulated scene
+POLL = 0.05   # s between looks at the latest task state
 
 
 @dataclass
@@ -49,11 +56,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument('--checkpoint', default='default', help='checkpoint folder, "default" or "random:<config>"')
     ap.add_argument('--episodes', type=int, default=20, help='episodes per instruction')
     ap.add_argument('--timeout', type=float, default=10.0, help='seconds per episode')
-    ap.add_argument('--seed', type=int, default=1000, help='layout seed (different from the demonstrations)')
+    ap.add_argument('--seed', type=int, default=1000,
+                    help='episode i resets the scene with seed SEED + i (different from the demonstrations)')
     ap.add_argument('--switching', default='', help='executor switching mode (default: the params file)')
     ap.add_argument('--json', default='out/eval.json', help='write the per-episode results here')
     ap.add_argument('--start-spread', type=float, default=START_SPREAD,
                     help='rad: each episode starts the arm joints up to this far from home (0: at home)')
+    ap.add_argument('--attach', action='store_true',
+                    help='evaluate the stack already running (ros2 launch pi0_bringup ur5e.launch.py sim:=true); '
+                         '--checkpoint and --switching are then those it was started with')
     args = ap.parse_args(argv)
     if args.episodes < 1 or args.timeout <= 0:
         ap.error('--episodes must be at least 1 and --timeout positive')
@@ -63,27 +74,30 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 class Evaluator:
-    def __init__(self, stack: Stack):
-        self.stack = stack
-        self.world = stack.driver.sim.world
-        self.lock = stack.driver.sim.lock
-        self.arm = stack.driver.embodiment.arms[0].name
-        self.node = Node('pi0_evaluator', context=stack.context)
-        stack.add_node(self.node)
-        self.client = ActionClient(self.node, RunInstruction, 'pi0/run_instruction')
-        self.reset = self.node.create_client(Trigger, 'sim/reset')
-        self.pause = self.node.create_client(Trigger, 'pi0/executor/pause')
-        if not (self.client.wait_for_server(timeout_sec=30) and self.reset.wait_for_service(timeout_sec=10)
-                and self.pause.wait_for_service(timeout_sec=10)):
-            raise RuntimeError('the stack did not come up (run_instruction, sim/reset or pause missing)')
+    """Runs episodes on a running UR5e stack in simulation, through its ROS interfaces only."""
 
-    def run_episode(self, index: int, instruction: str, timeout: float) -> Episode:
-        target = next(c for c in ('red', 'blue') if c in instruction)
-        other = 'blue' if target == 'red' else 'red'
-        call_service(self.pause, Trigger.Request())   # the hold is on its way to the driver when this returns
-        time.sleep(0.1)                               # ... and applied before the reset moves the arm home
-        call_service(self.reset, Trigger.Request())
-        time.sleep(0.3)                               # fresh joint states and frames of the new layout
+    def __init__(self, client: RosClient, start_spread: float, check_alive=lambda: None):
+        self.node = client.node
+        self.check_alive = check_alive          # raises when a node of our own stack died
+        self.task = TaskStateWatcher(self.node)
+        self.controls = StackControls(self.node)
+        self.client = ActionClient(self.node, RunInstruction, 'pi0/run_instruction')
+        wait_for_services(self.node, [self.client, self.controls.reset_client, self.controls.pause_client], 60,
+                          'the UR5e stack in simulation (sim:=true)')
+        self.controls.set_simulator_parameter('start_spread', float(start_spread))
+
+    def run_episode(self, index: int, instruction: str, timeout: float, seed: int) -> Episode:
+        self.controls.pause()             # the hold is on its way to the driver when this returns
+        time.sleep(0.1)                   # ... and applied before the reset moves the arm
+        episode = self.controls.reset(seed=seed)
+        state = self.task.wait_for_episode(episode)
+        time.sleep(0.3)                   # fresh joint states and frames of the new layout reach the policy
+        arm = state.arm_names[0]
+        target = named_object(instruction, state.object_names)
+        if target is None:
+            raise RuntimeError(f'the scene has no object named in {instruction!r} '
+                               f'(objects: {list(state.object_names)})')
+        others = [o for o in state.object_names if o != target]
         goal = RunInstruction.Goal(instruction=instruction, time_limit=to_duration_msg(timeout))
         handle = wait_for_future(self.client.send_goal_async(goal), 10, 'the run_instruction action')
         if not handle.accepted:
@@ -92,18 +106,18 @@ class Evaluator:
         t0 = time.monotonic()
         reached_at, confusion = None, False
         while not result_future.done():
-            with self.lock:
-                hit, wrong = self.world.scene.reached(self.arm, target), self.world.scene.reached(self.arm, other)
-            if wrong and reached_at is None:
-                confusion = True
-            if hit and reached_at is None and not confusion:
-                reached_at = time.monotonic() - t0
-                # Reached: end the episode early.
-                wait_for_future(handle.cancel_goal_async(), 10, 'the run_instruction action')
+            self.check_alive()
+            state = self.task.state
+            if state.episode == episode and reached_at is None:
+                if any(reached(state, arm, o) for o in others):
+                    confusion = True
+                if reached(state, arm, target) and not confusion:
+                    reached_at = time.monotonic() - t0
+                    # Reached: end the episode early.
+                    wait_for_future(handle.cancel_goal_async(), 10, 'the run_instruction action')
             time.sleep(POLL)
         result = result_future.result().result
-        with self.lock:
-            distance = self.world.scene.horizontal_distance(self.arm, target)
+        distance = horizontal_distance(self.task.state, arm, target)
         return Episode(index, instruction, target, reached_at is not None, confusion, reached_at, distance,
                        result.chunks_executed)
 
@@ -120,21 +134,30 @@ def summarize(episodes: list[Episode]) -> dict:
     return out
 
 
+def evaluate(client: RosClient, args, check_alive=lambda: None) -> list[Episode]:
+    evaluator = Evaluator(client, args.start_spread, check_alive)
+    episodes: list[Episode] = []
+    order = [INSTRUCTIONS[i % 2] for i in range(2 * args.episodes)]
+    bar = tqdm(order, desc='eval', unit='ep')
+    for i, instruction in enumerate(bar):
+        episodes.append(evaluator.run_episode(i, instruction, args.timeout, seed=args.seed + i))
+        bar.set_postfix(success=f'{sum(e.success for e in episodes)}/{len(episodes)}',
+                        confusions=sum(e.confusion for e in episodes))
+    return episodes
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    overrides = {'pi0_chunk_executor': {'start_paused': True},
-                 'pi0_robot_driver': {'sim_seed': args.seed, 'sim_start_spread': args.start_spread}}
-    episodes: list[Episode] = []
     t_start = time.monotonic()
-    with Stack('ur5e', sim=True, checkpoint=args.checkpoint, switching=args.switching, overrides=overrides,
-               policy_process=True) as stack:
-        evaluator = Evaluator(stack)
-        order = [INSTRUCTIONS[i % 2] for i in range(2 * args.episodes)]
-        bar = tqdm(order, desc='eval', unit='ep')
-        for i, instruction in enumerate(bar):
-            episodes.append(evaluator.run_episode(i, instruction, args.timeout))
-            ok = sum(e.success for e in episodes)
-            bar.set_postfix(success=f'{ok}/{len(episodes)}', confusions=sum(e.confusion for e in episodes))
+    if args.attach:
+        with RosClient('pi0_evaluator') as client:
+            episodes = evaluate(client, args)
+    else:
+        overrides = {EXECUTOR: {'start_paused': True}, SIMULATOR: {'seed': args.seed}}
+        specs = robot_stack('ur5e', sim=True, checkpoint=args.checkpoint, switching=args.switching,
+                            overrides=overrides)
+        with Stack(specs) as stack:
+            episodes = evaluate(stack.client, args, stack.check)
     summary = summarize(episodes)
     print(f'\n=== {args.checkpoint}: {len(episodes)} episodes, {time.monotonic() - t_start:.0f} s ===')
     print(f'{"instruction":>22} {"success":>9} {"rate":>6} {"confused":>9} {"mean time":>10}')

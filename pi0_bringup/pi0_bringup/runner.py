@@ -1,172 +1,108 @@
-"""In-process runner: the same three nodes as pi0_stack.launch.py, with the same parameter file,
-composed in one process, each node spun on its own executor thread (see pi0_common.spin). Used by the
-main job and by the system tests, since `ros2 launch` is not installable everywhere; on a full ROS
-install the launch files do the same.
+"""The process runner: starts a stack's nodes (stack_spec) each as its own process, exactly what
+`ros2 launch` starts, forwards their output, notices one that dies, and stops them all like launch does.
+Used by the tools (make demo, evaluate, collect_demos), the system tests and the benchmarks, since
+`ros2 launch` is not on PyPI; with a ROS install the launch files start the same nodes.
 
-With ``policy_process=True`` the policy node runs in a child process of its own (as under
-`ros2 launch`): the model's Python work then no longer shares one interpreter lock with the control
-tick and the simulator, which on a small CPU halves the jitter and the inference time.
+    with Stack(robot_stack('ur5e', sim=True)) as stack:
+        stack.client.wait_for_nodes(...)   # the parent's own client node: services, actions, topics
+        stack.check()                      # raises NodeDiedError if a node process ended on its own
+
+Nothing of the stack runs in this process; tools talk to it through ROS only, so each also works
+against a stack that `ros2 launch` started elsewhere (their --attach option).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import traceback
+import signal
+import tempfile
 from pathlib import Path
-from typing import Any
 
-import rclpy
-import yaml
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
+from pi0_bringup.console import Console
+from pi0_bringup.node_process import NodeProcess
+from pi0_bringup.ros_client import RosClient
+from pi0_bringup.stack_spec import NodeSpec
 
-from pi0_common.spin import NodeSpinner
-from pi0_drivers.driver_node import RobotDriverNode
-from pi0_drivers.executor_node import ChunkExecutorNode
-from pi0_policy.policy_node import PolicyNode
-
-NODE_NAMES = ('pi0_robot_driver', 'pi0_chunk_executor', 'pi0_policy')
-POLICY_START_TIMEOUT = 300.0   # s: loading a full-size checkpoint on a CPU takes minutes
+START_TIMEOUT = 300.0     # s until every node is in the graph: a full-size checkpoint loads for minutes on a CPU
+SIGINT_TIMEOUT = 5.0      # s after SIGINT before SIGTERM, and after SIGTERM before SIGKILL (launch's defaults)
+SIGTERM_TIMEOUT = 5.0
 
 
-def config_dir() -> Path:
-    """pi0_bringup/config, installed (ament index) or in the source tree."""
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        try:
-            return Path(get_package_share_directory('pi0_bringup')) / 'config'
-        except PackageNotFoundError:
-            pass
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parent.parent / 'config'
+class NodeDiedError(RuntimeError):
+    """A node process ended while the stack was meant to run."""
 
-
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f'{prefix}.{k}' if prefix else k, v, out)
-    else:
-        out[prefix] = value
-
-
-def node_parameters(params_file: str | Path, node_name: str) -> dict[str, Any]:
-    """The parameters a ROS params file gives a node, wildcards first (as rcl applies them)."""
-    with open(params_file) as f:
-        data = yaml.safe_load(f) or {}
-    out: dict[str, Any] = {}
-    for key in ('/**', '**', f'/**/{node_name}', node_name, f'/{node_name}'):
-        block = data.get(key)
-        if isinstance(block, dict):
-            _flatten('', block.get('ros__parameters', {}), out)
-    return out
+    def __init__(self, codes: dict[str, int]):
+        self.codes = codes
+        super().__init__('node process(es) ended: ' + ', '.join(f'{n} (exit code {c})' for n, c in codes.items())
+                         + '; their output is above')
 
 
 class Stack:
-    """policy + executor + driver for one embodiment, spinning in a background thread.
+    """The nodes of ``specs`` as child processes, plus a client node in this process.
 
-    Args mirror the launch arguments; ``overrides`` adds per-node parameters on top
-    (e.g. {'pi0_chunk_executor': {'switching': 'crossfade'}}).
+    Args:
+        specs: from stack_spec (robot_stack, recording_stack), in start order.
+        log_level: the nodes' ROS log level.
+        console: where the nodes' output goes (default: stdout, shared with a live status line).
     """
 
-    def __init__(self, embodiment: str = 'ur5e', sim: bool = True, checkpoint: str = '', instruction: str = '',
-                 namespace: str = '', params_file: str | Path = '', switching: str = '',
-                 overrides: dict[str, dict[str, Any]] | None = None, policy_process: bool = False):
-        params_file = Path(params_file) if params_file else config_dir() / f'{embodiment}.yaml'
-        if not params_file.is_file():
-            raise FileNotFoundError(f'no parameter file {params_file} for embodiment {embodiment!r}')
-        self.params = {name: node_parameters(params_file, name) for name in NODE_NAMES}
-        self.params['pi0_robot_driver'].update(embodiment=embodiment, sim=sim)
-        self.params['pi0_chunk_executor']['embodiment'] = embodiment
-        self.params['pi0_policy']['embodiment'] = embodiment
-        if checkpoint:
-            self.params['pi0_policy']['checkpoint'] = checkpoint
-        if instruction:
-            self.params['pi0_policy']['instruction'] = instruction
-        if switching:
-            self.params['pi0_chunk_executor']['switching'] = switching
-        for node, values in (overrides or {}).items():
-            if node not in self.params:
-                raise ValueError(f'override for unknown node {node!r}; nodes: {", ".join(NODE_NAMES)}')
-            self.params[node].update(values)
-        self.namespace = namespace
-        self.policy_process = policy_process
-        self._policy_proc = None
-        self._policy_stop = None
-        self.context: rclpy.Context | None = None
-        self.nodes: dict[str, Any] = {}
-        self._spinner: NodeSpinner | None = None
+    def __init__(self, specs: list[NodeSpec], log_level: str = 'info', console: Console | None = None):
+        if not specs:
+            raise ValueError('a stack needs at least one node')
+        if len({s.namespace for s in specs}) != 1:
+            raise ValueError('the nodes of one stack share one namespace')
+        self.specs = list(specs)
+        self.namespace = specs[0].namespace
+        self.log_level = log_level
+        self.console = console or Console()
+        self.processes: dict[str, NodeProcess] = {}
+        self.exit_codes: dict[str, int | None] = {}
+        self.client: RosClient | None = None
+        self._params_dir: tempfile.TemporaryDirectory | None = None
 
-    def _make(self, cls, name):
-        overrides = [Parameter(k, value=v) for k, v in self.params[name].items()]
-        node = cls(context=self.context, namespace=self.namespace, parameter_overrides=overrides)
-        self.nodes[name] = node
-        self._spinner.add(node)
-        return node
-
-    def start(self) -> Stack:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self._spinner = NodeSpinner(self.context)
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self, wait: bool = True, timeout: float = START_TIMEOUT) -> Stack:
+        """Start every node; with ``wait``, return once all are in the ROS graph."""
         try:
-            # Driver first (the robot's state flows), the policy last (loading and warm-up take a while).
-            self._make(RobotDriverNode, 'pi0_robot_driver')
-            self._make(ChunkExecutorNode, 'pi0_chunk_executor')
-            if self.policy_process:
-                self._start_policy_process()
-            else:
-                self._make(PolicyNode, 'pi0_policy')
+            self._params_dir = tempfile.TemporaryDirectory(prefix='pi0_stack_params_')
+            self.client = RosClient(namespace=self.namespace)
+            for spec in self.specs:
+                process = NodeProcess(spec, Path(self._params_dir.name), self.console, self.log_level)
+                process.start()
+                self.processes[spec.name] = process
+            if wait:
+                self.wait_for_nodes(timeout=timeout)
         except BaseException:
             self.shutdown()
             raise
         return self
 
-    def _start_policy_process(self) -> None:
-        ctx = multiprocessing.get_context('spawn')      # never fork a process that runs DDS threads
-        ready, self._policy_stop = ctx.Event(), ctx.Event()
-        self._policy_proc = ctx.Process(target=_policy_process_main, name='pi0_policy',
-                                        args=(self.params['pi0_policy'], self.namespace, ready, self._policy_stop))
-        self._policy_proc.start()
-        deadline = POLICY_START_TIMEOUT
-        while not ready.wait(0.2):
-            deadline -= 0.2
-            if not self._policy_proc.is_alive() or deadline <= 0:
-                raise RuntimeError(f'the policy node did not start (exit code {self._policy_proc.exitcode}); '
-                                   f'its error is printed above')
-
-    def add_node(self, node) -> None:
-        """Spin another node (a monitor, a test probe) with the stack; it is destroyed with the stack."""
-        self._spinner.add(node)
-
-    @property
-    def driver(self) -> RobotDriverNode:
-        return self.nodes['pi0_robot_driver']
-
-    @property
-    def executor(self) -> ChunkExecutorNode:
-        return self.nodes['pi0_chunk_executor']
-
-    @property
-    def policy(self) -> PolicyNode:
-        if self.policy_process:
-            raise RuntimeError('the policy node runs in its own process; talk to it through ROS')
-        return self.nodes['pi0_policy']
-
-    def shutdown(self) -> None:
-        if self._policy_proc is not None:
-            self._policy_stop.set()
-            self._policy_proc.join(timeout=10.0)
-            if self._policy_proc.is_alive():
-                self._policy_proc.terminate()
-                self._policy_proc.join(timeout=5.0)
-            self._policy_proc = None
-        if self._spinner is not None:
-            self._spinner.shutdown()
-            self._spinner = None
-        self.nodes.clear()
-        if self.context is not None:
-            rclpy.try_shutdown(context=self.context)
-        self.context = None
+    def shutdown(self) -> dict[str, int | None]:
+        """Stop like launch: SIGINT to every node, then SIGTERM, then SIGKILL to those still running.
+        Returns (and prints) each node's exit code (negative: ended by that signal; None: never ended)."""
+        running = [p for p in self.processes.values() if p.returncode() is None]
+        for sig, timeout in ((signal.SIGINT, SIGINT_TIMEOUT), (signal.SIGTERM, SIGTERM_TIMEOUT),
+                             (signal.SIGKILL, SIGTERM_TIMEOUT)):
+            if not running:
+                break
+            if sig != signal.SIGINT:
+                self.console.line(f'[runner] {", ".join(p.name for p in running)} still running: '
+                                  f'sending {signal.Signals(sig).name}')
+            for p in running:
+                p.stopping = True
+                p.send(sig)
+            running = [p for p in running if p.wait(timeout) is None]
+        for name, p in self.processes.items():
+            if name not in self.exit_codes:
+                self.exit_codes[name] = p.returncode()
+                self.console.line(f'[runner] {name} exited with code {self.exit_codes[name]}')
+        self.processes.clear()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self._params_dir is not None:
+            self._params_dir.cleanup()
+            self._params_dir = None
+        return dict(self.exit_codes)
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -174,24 +110,51 @@ class Stack:
     def __exit__(self, *exc) -> None:
         self.shutdown()
 
+    # -- watching -------------------------------------------------------------------------------
+    def died(self) -> dict[str, int]:
+        """Nodes whose process ended without being asked to, with their exit codes."""
+        return {n: p.returncode() for n, p in self.processes.items()
+                if p.returncode() is not None and not p.stopping}
 
-def _policy_process_main(params: dict[str, Any], namespace: str, ready, stop) -> None:
-    """Child process: the policy node alone, until the parent sets ``stop``."""
-    rclpy.init()
-    node = None
-    try:
-        node = PolicyNode(namespace=namespace, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        ready.set()
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except KeyboardInterrupt:
-        pass
-    except Exception:
-        traceback.print_exc()
-        raise SystemExit(1) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    def check(self) -> None:
+        """Raise NodeDiedError if a node process ended on its own (tools call this as they poll)."""
+        died = self.died()
+        if died:
+            raise NodeDiedError(died)
+
+    def wait_for_nodes(self, names: list[str] | None = None, timeout: float = START_TIMEOUT) -> None:
+        """Until the named nodes (default: all of the stack) are in the graph; raises NodeDiedError if
+        one of the stack's processes ends meanwhile."""
+        self.client.wait_for_nodes(names or [s.name for s in self.specs], timeout, keep_waiting=self.check)
+
+    def output(self, name: str) -> str:
+        """The recent output of one node (also forwarded to the console as it came)."""
+        return self.processes[name].output()
+
+    # -- fault injection (tests) -----------------------------------------------------------------
+    def signal(self, name: str, sig: int) -> None:
+        """Send a signal to one node's process; unless it is SIGINT/SIGTERM-and-expected, its end is
+        then reported by died() like any other (a test that kills a node expects that)."""
+        self.processes[name].send(sig)
+
+    def kill(self, name: str, timeout: float = 5.0) -> int | None:
+        """SIGKILL one node (no clean-up in it: a crash) and return its exit code."""
+        process = self.processes[name]
+        process.send(signal.SIGKILL)
+        return process.wait(timeout)
+
+    # -- for the tools ----------------------------------------------------------------------------
+    @property
+    def context(self):
+        return self.client.context
+
+    @property
+    def node(self):
+        return self.client.node
+
+    def add_node(self, node) -> None:
+        self.client.add_node(node)
+
+    def parameters(self, name: str) -> dict:
+        """The resolved parameters one node was started with."""
+        return next(s.parameters for s in self.specs if s.name == name)

@@ -42,6 +42,22 @@ def call_service(client, request, timeout: float = 10.0):
     return wait_for_future(client.call_async(request), timeout, f'service {client.srv_name}')
 
 
+def sleep_future(node, seconds: float):
+    """A future that the node's own executor completes after ``seconds``: await it in a coroutine callback
+    (an action's execute callback) to wait without blocking the node's single-threaded executor."""
+    from rclpy.task import Future
+    future = Future()
+    timer = None
+
+    def fire():
+        timer.cancel()
+        node.destroy_timer(timer)
+        if not future.done():
+            future.set_result(None)
+    timer = node.create_timer(seconds, fire)
+    return future
+
+
 class NodeSpinner:
     """Spins each added node on its own SingleThreadedExecutor in a daemon thread."""
 

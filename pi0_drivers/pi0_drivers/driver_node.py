@@ -1,21 +1,21 @@
 """Robot driver node: turns pi0/command (pi0_msgs/ExecutorCommand) into the robot's own ROS interface,
-one interface object per arm and base as the embodiment file says. With sim:=true the same node also
-runs the simulated robot, which listens on those same interface topics and publishes joint states,
-odometry and camera images like the real drivers do.
+one interface object per arm and base as the embodiment file says. The same code drives the real
+robot and the simulated one: in simulation pi0_sim's simulator node serves the vendor interfaces.
 
 A command that is malformed, for another embodiment, non-finite or stale is refused (logged,
 throttled) and nothing is sent. When commands stop, bases get zero velocity after command_timeout.
+Counts of commands sent and refused go to /diagnostics.
 """
 
 from __future__ import annotations
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ExecutorCommand
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import MessageError, command_from_msg
-from pi0_common.params import Param, declare_all, in_range, one_of, positive
+from pi0_common.params import Param, declare_all, positive
 from pi0_common.qos import CHUNK_QOS
 from pi0_common.spin import run_node
 from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
@@ -23,7 +23,6 @@ from pi0_drivers.interfaces.base import InterfaceError
 
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
-    Param('sim', False, 'Run the simulated robot in this node (true) or drive the real robot (false).'),
     Param('arm_mode', '', 'Override the arm command mode of the embodiment file (e.g. trajectory or '
           'forward_position for UR arms); empty keeps the file.'),
     Param('gripper_mode', '', 'Override the gripper mode (e.g. forward_command or gripper_action).'),
@@ -32,15 +31,6 @@ PARAMETERS = [
     Param('max_command_age', 0.5, 'Seconds: commands whose first point was due longer ago are refused.',
           positive),
     Param('joint_state_timeout', 5.0, 'Seconds after start to warn when no joint states arrive.', positive),
-    Param('sim_state_rate_hz', 125.0, 'Simulation: joint state and odometry rate (a Python timer runs a little slow '
-          'under load: 125 keeps it above 100 Hz).', positive),
-    Param('sim_camera_rate_hz', 15.0, 'Simulation: camera frame rate.', positive),
-    Param('sim_camera_transport', '', 'Simulation: raw or compressed for every camera; empty keeps the '
-          'embodiment file.', one_of('', 'raw', 'compressed')),
-    Param('sim_jpeg_quality', 90, 'Simulation: JPEG quality of compressed images.', in_range(1, 100)),
-    Param('sim_seed', 0, 'Simulation: seed of the scene layout.'),
-    Param('sim_start_spread', 0.0, 'Simulation: every reset starts the arm joints up to this far from home (rad, '
-          'uniform, seeded); 0 starts at home.', in_range(0.0, 1.0)),
 ]
 
 
@@ -51,39 +41,29 @@ class RobotDriverNode(Node):
         self.params = p
         self.embodiment = emb = load_embodiment(p.embodiment)
         overrides = {'mode': p.arm_mode, 'gripper_mode': p.gripper_mode}
-        self.arms, self.bases, endpoints = [], [], []
+        self.arms, self.bases = [], []
         for arm, joint_idx, grip_idx in emb.arm_slices():
             name = arm.interface.get('driver')
             if name not in ARM_DRIVERS:
                 raise InterfaceError(f'{emb.name}/{arm.name}: unknown driver {name!r}; known: {sorted(ARM_DRIVERS)}')
-            interface_cls, endpoint_cls = ARM_DRIVERS[name]
-            interface = interface_cls(self, emb, arm, joint_idx, grip_idx, overrides)
-            self.arms.append(interface)
-            endpoints.append((endpoint_cls, arm, {**arm.interface, **{k: v for k, v in overrides.items() if v}}))
+            self.arms.append(ARM_DRIVERS[name](self, emb, arm, joint_idx, grip_idx, overrides))
         if emb.base is not None:
             name = emb.base.interface.get('driver')
             if name not in BASE_DRIVERS:
                 raise InterfaceError(f'{emb.name}/base: unknown driver {name!r}; known: {sorted(BASE_DRIVERS)}')
-            interface_cls, endpoint_cls = BASE_DRIVERS[name]
-            self.bases.append(interface_cls(self, emb, emb.base, emb.base_indices(), {}))
-            endpoints.append((endpoint_cls, emb.base, emb.base.interface))
-
-        self.sim = None
-        if p.sim:
-            from pi0_drivers.sim_backend import SimBackend  # the simulator only loads when asked for
-            self.sim = SimBackend(self, emb, endpoints, p.sim_seed, p.sim_state_rate_hz, p.sim_camera_rate_hz,
-                                  p.sim_camera_transport, p.sim_jpeg_quality, p.sim_start_spread)
+            self.bases.append(BASE_DRIVERS[name](self, emb, emb.base, emb.base_indices(), {}))
 
         self.commands_sent = 0
         self.commands_refused = 0
         self.last_command_time: float | None = None
         self._joint_states_seen = False
-        group = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS, callback_group=group)
-        self.create_timer(0.1, self._on_watchdog, callback_group=group)
+        self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS)
+        self.create_timer(0.1, self._on_watchdog)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(1.0, self._publish_diagnostics)
         self._start = self.now()
         parts = [f'{a.arm.name}: {a.describe()}' for a in self.arms] + [f'base: {b.describe()}' for b in self.bases]
-        self.get_logger().info(f'{emb.name} ({"simulated" if p.sim else "real robot"}): ' + '; '.join(parts))
+        self.get_logger().info(f'{emb.name}: ' + '; '.join(parts))
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -121,7 +101,18 @@ class RobotDriverNode(Node):
             hint = self.arms[0].vendor_hint if self.arms else "the robot's driver"
             self.get_logger().warning(
                 f'nothing publishes {topics} after {self.params.joint_state_timeout:g} s: start {hint}, '
-                f'or launch with sim:=true to run the simulated robot', throttle_duration_sec=30.0)
+                f'or launch with sim:=true to add the simulated robot', throttle_duration_sec=30.0)
+
+    def _publish_diagnostics(self) -> None:
+        diag = DiagnosticArray()
+        diag.header.stamp = self.get_clock().now().to_msg()
+        level = DiagnosticStatus.OK if self._joint_states_seen or self.commands_sent else DiagnosticStatus.WARN
+        diag.status.append(DiagnosticStatus(
+            level=level, name=f'{self.get_name()}: {self.embodiment.name}', hardware_id=self.embodiment.name,
+            message='; '.join(i.describe() for i in self.arms + self.bases), values=[
+                KeyValue(key='commands_sent', value=str(self.commands_sent)),
+                KeyValue(key='commands_refused', value=str(self.commands_refused))]))
+        self.diag_pub.publish(diag)
 
 
 def main(args=None):

@@ -15,11 +15,11 @@ import time
 from pi0_msgs.action import RunInstruction
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.task import Future
 from std_msgs.msg import String
 
 from pi0_common.messages import to_sec
 from pi0_common.qos import LATCHED_QOS
+from pi0_common.spin import sleep_future
 
 FEEDBACK_PERIOD = 0.1   # s
 
@@ -34,18 +34,6 @@ class RunInstructionServer:
             node, RunInstruction, 'pi0/run_instruction', execute_callback=self._execute,
             goal_callback=self._on_goal, cancel_callback=lambda _goal: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup())
-
-    def _sleep(self, seconds: float) -> Future:
-        """A future the node's own executor completes after ``seconds`` (await it in a coroutine)."""
-        future = Future()
-        timer = None
-
-        def fire():
-            timer.cancel()
-            self.node.destroy_timer(timer)
-            future.set_result(None)
-        timer = self.node.create_timer(seconds, fire)
-        return future
 
     def accepts_chunk(self, instruction: str) -> bool:
         """While a goal runs, only chunks conditioned on its instruction may be executed."""
@@ -94,7 +82,7 @@ class RunInstructionServer:
                     outcome, message = RunInstruction.Result.OUTCOME_TIME_LIMIT, f'ran for {limit:g} s'
                 if outcome is not None:
                     break
-                await self._sleep(FEEDBACK_PERIOD)
+                await sleep_future(self.node, FEEDBACK_PERIOD)
             with node.lock:
                 node.core.pause()
             node.publish_hold()

@@ -1,15 +1,16 @@
 """Scripted expert for the simulated block scene: "reach the red block" / "reach the blue block".
 
-It is the simulator's own expert, so it is privileged: it reads the SimWorld (where the blocks are,
-the arm's joints and kinematics) in the process that simulates it. What it produces is ordinary
-teleop output, one unified command per tick, which travels pi0/command -> driver -> the robot's
-interface topics and is recorded like any human demonstration.
+It is the simulator's own expert, so it is privileged: it plans from where the simulator says the
+blocks are (sim/task_state), the arm's measured joints and the arm's kinematics (the simulator's
+own model of it). What it produces is ordinary teleop output, one unified command per tick, which
+travels pi0/command -> driver -> the robot's interface topics and is recorded like any human
+demonstration.
 
 Plan: a moment's hesitation at the current joints, a minimum-jerk joint-space move to a pose above
 the named block (tool pointing down), a short pause, then a second minimum-jerk move down to just
 above the block's top face. Each episode draws a style (hesitation, speed, approach and reach
-heights, a small horizontal offset, the pause), so that demonstrations are not copies of one another. Done when
-``world.scene.reached(arm, colour)``.
+heights, a small horizontal offset, the pause), so that demonstrations are not copies of one another. The simulator
+judges when the block is reached (SimTaskState.reached).
 
 Pure Python and numpy: no rclpy import.
 """
@@ -23,7 +24,8 @@ import numpy as np
 
 from pi0_common.commands import MODE_ACTIVE, Command
 from pi0_common.embodiment import Embodiment
-from pi0_sim.kinematics import solve_ik, transform_points
+from pi0_sim.kinematics import Chain, solve_ik, transform_points
+from pi0_sim.spec import parse_sim
 
 MIN_MOVE_TIME = 0.4         # s, even a tiny move takes this long (no twitching)
 IK_TOLERANCE = 0.005        # m, a plan whose IK misses its waypoint by more is refused
@@ -100,9 +102,38 @@ def move_time(start: np.ndarray, goal: np.ndarray, max_velocity: np.ndarray, spe
     return max(MIN_MOVE_TIME, float(np.max(MIN_JERK_PEAK * np.abs(goal - start) / (speed * max_velocity))))
 
 
-def _ik(world, arm: str, target_world: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    chain = world.spec.arms[arm].chain
-    target = transform_points(np.linalg.inv(world.base_pose()), np.asarray(target_world, dtype=float))
+@dataclass(frozen=True)
+class SceneView:
+    """What the expert plans from.
+
+    Attributes:
+        block_tops: colour -> world position (3,) of the centre of the block's top face.
+        arm_positions: arm name -> measured joint positions (rad).
+        grippers: arm name -> measured gripper in unified units [0, 1] (arms with a gripper).
+        base_pose: 4x4 world pose of the robot frame (identity for fixed robots).
+    """
+
+    block_tops: dict[str, np.ndarray]
+    arm_positions: dict[str, np.ndarray]
+    grippers: dict[str, float]
+    base_pose: np.ndarray
+
+    @property
+    def colors(self) -> tuple[str, ...]:
+        return tuple(self.block_tops)
+
+
+def scene_from_world(world) -> SceneView:
+    """The view of a SimWorld in this process (tests and benchmarks without a ROS graph)."""
+    arms = [a.name for a in world.embodiment.arms]
+    return SceneView({c: world.scene.block_top(c) for c in world.scene.blocks},
+                     {a: world.arm_positions(a) for a in arms},
+                     {a.name: world.gripper_closure(a.name) for a in world.embodiment.arms if a.gripper is not None},
+                     world.base_pose())
+
+
+def _ik(chain: Chain, base_pose: np.ndarray, arm: str, target_world: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    target = transform_points(np.linalg.inv(base_pose), np.asarray(target_world, dtype=float))
     q = solve_ik(chain, target, seed, point_down=True)
     miss = float(np.linalg.norm(chain.tool_position(q) - target))
     if miss > IK_TOLERANCE:
@@ -110,24 +141,24 @@ def _ik(world, arm: str, target_world: np.ndarray, seed: np.ndarray) -> np.ndarr
     return q
 
 
-def plan_reach(world, arm: str, color: str, style: ExpertStyle) -> JointPath:
+def plan_reach(chain: Chain, scene: SceneView, arm: str, color: str, style: ExpertStyle,
+               max_velocity: np.ndarray) -> JointPath:
     """Joint path from the arm's current joints to just above a block (see the module docstring).
 
     Raises:
         PlanningError: a waypoint is out of reach.
     """
-    top = world.scene.block_top(color)
+    top = scene.block_tops[color]
     offset = np.array([style.offset[0], style.offset[1], 0.0])
-    q0 = world.arm_positions(arm)
-    q_above = _ik(world, arm, top + offset + [0.0, 0.0, style.approach_height], q0)
-    q_reach = _ik(world, arm, top + offset + [0.0, 0.0, style.reach_height], q_above)
-    vmax = np.array([j.max_velocity for j in world.embodiment.arms[_arm_index(world.embodiment, arm)].joints])
+    q0 = np.asarray(scene.arm_positions[arm], dtype=float)
+    q_above = _ik(chain, scene.base_pose, arm, top + offset + [0.0, 0.0, style.approach_height], q0)
+    q_reach = _ik(chain, scene.base_pose, arm, top + offset + [0.0, 0.0, style.reach_height], q_above)
     # The hesitation at the start matters for learning: the frames where the arm still rests at home
     # are the ones where only the instruction and the image say which block to go to.
     t0 = style.hesitation
-    t1 = t0 + move_time(q0, q_above, vmax, style.speed)
+    t1 = t0 + move_time(q0, q_above, max_velocity, style.speed)
     t2 = t1 + style.pause
-    t3 = t2 + move_time(q_above, q_reach, vmax, style.speed)
+    t3 = t2 + move_time(q_above, q_reach, max_velocity, style.speed)
     return JointPath(np.array([0.0, t0, t1, t2, t3]), np.vstack([q0, q0, q_above, q_above, q_reach]))
 
 
@@ -151,7 +182,10 @@ class ScriptedExpert:
     def __init__(self, embodiment: Embodiment, arm: str | None = None, lookahead: int = 10, seed: int | None = None):
         self.embodiment = embodiment
         self.arm = arm or embodiment.arms[0].name
-        self._arm_slice = embodiment.arm_slices()[_arm_index(embodiment, self.arm)]
+        index = _arm_index(embodiment, self.arm)
+        self._arm_slice = embodiment.arm_slices()[index]
+        self.chain = parse_sim(embodiment).arms[self.arm].chain
+        self.max_velocity = np.array([j.max_velocity for j in embodiment.arms[index].joints])
         self.lookahead = max(1, int(lookahead))
         self.rng = np.random.default_rng(seed)
         self.path: JointPath | None = None
@@ -160,22 +194,22 @@ class ScriptedExpert:
         self._rest: np.ndarray | None = None
         self._t0 = 0.0
 
-    def begin(self, world, instruction: str, now: float) -> ExpertStyle:
-        """Plan an episode from the world's current state; commands start at ``now``.
+    def begin(self, scene: SceneView, instruction: str, now: float) -> ExpertStyle:
+        """Plan an episode from the scene as it is now; commands start at ``now``.
 
         Raises:
             PlanningError: the instruction names no single block, or the block is out of reach.
         """
-        color = target_color(instruction, world.scene.colors)
+        color = target_color(instruction, scene.colors)
         style = ExpertStyle.sample(self.rng)
-        self.path = plan_reach(world, self.arm, color, style)
+        self.path = plan_reach(self.chain, scene, self.arm, color, style, self.max_velocity)
         self.color, self.style, self._t0 = color, style, now
         # Every other dim (other arms, the base) holds where it is; this arm's gripper stays open.
         rest = np.zeros(self.embodiment.valid_dims)
         for arm, joint_idx, grip_idx in self.embodiment.arm_slices():
-            rest[joint_idx] = world.arm_positions(arm.name)
+            rest[joint_idx] = scene.arm_positions[arm.name]
             if grip_idx is not None:
-                rest[grip_idx] = world.gripper_closure(arm.name)
+                rest[grip_idx] = scene.grippers[arm.name]
         _, _, grip_idx = self._arm_slice
         if grip_idx is not None:
             rest[grip_idx] = 0.0
@@ -193,6 +227,3 @@ class ScriptedExpert:
         for i in range(self.lookahead):
             rows[i, joint_idx] = self.path.sample(now - self._t0 + (i + 1) * dt)
         return Command(MODE_ACTIVE, now, dt, rows)
-
-    def reached(self, world) -> bool:
-        return self.color is not None and world.scene.reached(self.arm, self.color)

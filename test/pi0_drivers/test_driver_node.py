@@ -13,7 +13,8 @@ from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import command_to_msg, to_sec
 from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
 from pi0_drivers.driver_node import RobotDriverNode
-from pi0_drivers.interfaces.ur import trajectory_times
+from pi0_sim.simulator_node import SimulatorNode
+from pi0_drivers.interfaces.controllers import trajectory_times
 
 UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',
              'wrist_3_joint']
@@ -28,7 +29,8 @@ def test_trajectory_times_reach_each_row_at_the_end_of_its_interval():
 
 def driver(ros, mode='trajectory'):
     emb = load_embodiment('ur5e')
-    node = ros.make(RobotDriverNode, {'embodiment': 'ur5e', 'sim': True, 'arm_mode': mode})
+    ros.make(SimulatorNode, {'embodiment': 'ur5e'})
+    node = ros.make(RobotDriverNode, {'embodiment': 'ur5e', 'arm_mode': mode})
     probe = ros.node('probe')
     out = {
         'trajectory': ros.collect(probe, JointTrajectory, 'scaled_joint_trajectory_controller/joint_trajectory'),

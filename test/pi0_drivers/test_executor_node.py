@@ -11,6 +11,7 @@ from pi0_common.messages import make_chunk_msg, to_sec
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
+from pi0_sim.simulator_node import SimulatorNode
 
 DT = 0.05
 
@@ -18,7 +19,8 @@ DT = 0.05
 @pytest.fixture
 def stack(ros):
     emb = load_embodiment('ur5e')
-    ros.make(RobotDriverNode, {'embodiment': 'ur5e', 'sim': True})
+    ros.make(SimulatorNode, {'embodiment': 'ur5e'})
+    ros.make(RobotDriverNode, {'embodiment': 'ur5e'})
     executor = ros.make(ChunkExecutorNode, {'embodiment': 'ur5e', 'overrun_steps': 4, 'status_rate_hz': 20.0})
     probe = ros.node('probe')
     commands = ros.collect(probe, ExecutorCommand, 'pi0/command', CHUNK_QOS)

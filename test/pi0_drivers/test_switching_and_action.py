@@ -15,13 +15,15 @@ from pi0_common.messages import make_chunk_msg, request_from_msg, to_duration_ms
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode
+from pi0_sim.simulator_node import SimulatorNode
 
 DT = 0.05
 
 
 def setup(ros, **executor_params):
     emb = load_embodiment('ur5e')
-    ros.make(RobotDriverNode, {'embodiment': 'ur5e', 'sim': True})
+    ros.make(SimulatorNode, {'embodiment': 'ur5e'})
+    ros.make(RobotDriverNode, {'embodiment': 'ur5e'})
     ros.make(ChunkExecutorNode, {'embodiment': 'ur5e', **executor_params})
     probe = ros.node('probe')
     commands = ros.collect(probe, ExecutorCommand, 'pi0/command', CHUNK_QOS)

@@ -14,6 +14,7 @@ from pi0_sim.expert import (
     ScriptedExpert,
     min_jerk,
     move_time,
+    scene_from_world,
     target_color,
 )
 from pi0_sim.world import SimWorld
@@ -48,7 +49,7 @@ def test_min_jerk_path_is_smooth_and_respects_the_speed():
 def run_episode(world, expert, instruction, max_time=10.0):
     """Closed loop as in the stack: each command becomes a JointTrajectoryController goal."""
     names = [j.name for j in UR5E.arms[0].joints]
-    expert.begin(world, instruction, world.time)
+    expert.begin(scene_from_world(world), instruction, world.time)
     t = world.time
     while t < max_time + world.time:
         cmd = expert.command(t)
@@ -58,7 +59,7 @@ def run_episode(world, expert, instruction, max_time=10.0):
         world.command_trajectory(names, times, cmd.positions[:, :6].tolist(), t)
         t += cmd.dt
         world.step(t)
-        if expert.reached(world):
+        if world.scene.reached('arm', expert.color):
             return True
     return False
 
@@ -81,7 +82,7 @@ def test_episodes_differ_but_a_seed_repeats():
     for seed in (1, 2, 1):
         world.reset(seed=5, now=0.0)
         expert = ScriptedExpert(UR5E, seed=seed)
-        expert.begin(world, 'reach the red block', 0.0)
+        expert.begin(scene_from_world(world), 'reach the red block', 0.0)
         paths.append(expert.path)
     assert not np.allclose(paths[0].points, paths[1].points) or paths[0].duration != paths[1].duration
     np.testing.assert_allclose(paths[0].points, paths[2].points)
@@ -94,6 +95,6 @@ def test_a_block_out_of_reach_is_refused():
     world = SimWorld(UR5E, seed=0)
     world.scene.place_block('red', (3.0, 0.0))
     with pytest.raises(PlanningError, match='cannot reach'):
-        ScriptedExpert(UR5E, seed=0).begin(world, 'reach the red block', 0.0)
+        ScriptedExpert(UR5E, seed=0).begin(scene_from_world(world), 'reach the red block', 0.0)
     with pytest.raises(RuntimeError, match='begin'):
         ScriptedExpert(UR5E).command(0.0)

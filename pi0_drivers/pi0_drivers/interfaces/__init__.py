@@ -1,20 +1,21 @@
-"""Robot interfaces by driver name (the ``driver`` key of an embodiment's interface blocks), each
-with its simulator endpoint."""
+"""Robot interfaces by driver name (the ``driver`` key of an embodiment's interface blocks). The same
+classes drive the real robot and the simulated one (pi0_sim's simulator node speaks the same
+interfaces)."""
 
-from pi0_drivers.interfaces.arx import ArxArm, ArxSimEndpoint
-from pi0_drivers.interfaces.franka import FrankaArm, FrankaSimEndpoint
-from pi0_drivers.interfaces.interbotix import InterbotixArm, InterbotixSimEndpoint
-from pi0_drivers.interfaces.jtc import JtcArm, JtcSimEndpoint
-from pi0_drivers.interfaces.twist import TwistBase, TwistSimEndpoint
-from pi0_drivers.interfaces.ur import UrArm, UrSimEndpoint
+from pi0_drivers.interfaces.arx import ArxArm
+from pi0_drivers.interfaces.franka import FrankaArm
+from pi0_drivers.interfaces.interbotix import InterbotixArm
+from pi0_drivers.interfaces.jtc import JtcArm
+from pi0_drivers.interfaces.twist import TwistBase
+from pi0_drivers.interfaces.ur import UrArm
 
 ARM_DRIVERS = {
-    'ur': (UrArm, UrSimEndpoint),                            # Universal_Robots_ROS2_Driver + Robotiq
-    'franka': (FrankaArm, FrankaSimEndpoint),                # franka_ros2: fr3_arm_controller + franka_gripper
-    'interbotix': (InterbotixArm, InterbotixSimEndpoint),    # xs_sdk (Trossen ALOHA followers)
-    'arx': (ArxArm, ArxSimEndpoint),                         # ARX X5 vendor node
-    'jtc': (JtcArm, JtcSimEndpoint),                         # generic ros2_control arm (Fibocom)
+    'ur': UrArm,                    # Universal_Robots_ROS2_Driver + Robotiq
+    'franka': FrankaArm,            # franka_ros2: fr3_arm_controller + franka_gripper
+    'interbotix': InterbotixArm,    # xs_sdk (Trossen ALOHA followers)
+    'arx': ArxArm,                  # ARX X5 vendor node
+    'jtc': JtcArm,                  # generic ros2_control arm (Fibocom)
 }
 BASE_DRIVERS = {
-    'twist': (TwistBase, TwistSimEndpoint),
+    'twist': TwistBase,
 }

@@ -29,9 +29,8 @@ the same, but the type names differ on the wire, so it must be the one the vendo
 The launch files start the vendor node with arm_pub_topic_name/arm_sub_topic_name (V2) or the
 x5_cmd/x5_status names remapped to these topics.
 
-Without the package (it is not on the registries; it comes with the vendor's workspace): the real
-robot refuses to start; in simulation the set-points go straight to the simulated arm and the
-simulator publishes the joint states itself.
+The package comes with the vendor's workspace; where it is not installed, make setup builds its
+interface definitions (see vendor.py).
 """
 
 from __future__ import annotations
@@ -42,13 +41,12 @@ from sensor_msgs.msg import JointState
 from pi0_common.commands import Command
 from pi0_common.messages import to_sec, to_time_msg
 from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS, SENSOR_QOS
-from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, SimEndpoint, check_keys, config_value
+from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
-    DirectSimDrive,
     LimitClamp,
     import_types,
     merged_config,
-    require_or_fallback,
+    require_types,
 )
 
 PACKAGES = ('arx_x5_msg', 'arx5_arm_msg')
@@ -102,19 +100,13 @@ class ArxArm(ArmInterface):
         self.clamp = LimitClamp(arm)
         self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
         self.package, types = import_arx(self.cfg['msg_package'])
-        self.direct = None
         self.state_pub = None
         self.statuses = 0
-        if require_or_fallback(node, types, self.package, self.where, INSTALL_HINT):
-            self.cmd_type, status_type = types
-            self.cmd_pub = node.create_publisher(self.cmd_type, self.cfg['command_topic'], ROBOT_COMMAND_QOS)
-            node.create_subscription(status_type, self.cfg['status_topic'], self._on_status, SENSOR_QOS)
-        else:
-            self.direct = DirectSimDrive(node, arm, self.where)
+        self.cmd_type, status_type = require_types(types, self.package, self.where, INSTALL_HINT)
+        self.cmd_pub = node.create_publisher(self.cmd_type, self.cfg['command_topic'], ROBOT_COMMAND_QOS)
+        node.create_subscription(status_type, self.cfg['status_topic'], self._on_status, SENSOR_QOS)
 
     def describe(self) -> str:
-        if self.direct is not None:
-            return f'ARX (simulated directly: {self.package} not installed)'
         return (f'ARX {self.package}/RobotCmd on {self.cfg["command_topic"]}, RobotStatus on '
                 f'{self.cfg["status_topic"]} -> JointState on {self.arm.joint_state_topic}')
 
@@ -124,9 +116,6 @@ class ArxArm(ArmInterface):
         if joints is None:
             return
         gripper = self.arm.gripper.to_command(row[self.grip_idx])
-        if self.direct is not None:
-            self.direct.positions(self.names, list(joints) + [gripper], now)
-            return
         msg = self.cmd_type(joint_pos=[float(v) for v in joints], gripper=float(gripper),
                             mode=self.cfg['control_mode'])
         msg.header.stamp = to_time_msg(now)
@@ -144,43 +133,3 @@ class ArxArm(ArmInterface):
         self.state_pub.publish(state)
 
 
-class ArxSimEndpoint(SimEndpoint):
-    """The vendor node's side: RobotCmd set-points applied at once in position-control mode (the
-    simulated joints then move within their velocity limits), RobotStatus published from the
-    simulated arm at the simulator's state rate. Since the status is this arm's joint state on the
-    wire, the simulator leaves the JointState to the driver's bridge (publishes_state)."""
-
-    def __init__(self, node, world, lock, embodiment, arm, config):
-        super().__init__(node, world, lock, embodiment, arm, config)
-        self.received = 0
-        cfg = _config(config, f'{embodiment.name}/{arm.name}')
-        self.package, types = import_arx(cfg['msg_package'])
-        self.publishes_state = types is not None
-        if types is None:
-            return                  # the interface drives the SimWorld directly; the simulator publishes JointState
-        cmd_type, self.status_type = types
-        self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
-        self.status_pub = node.create_publisher(self.status_type, cfg['status_topic'], SENSOR_PUB_QOS)
-        node.create_subscription(cmd_type, cfg['command_topic'], self._on_command, ROBOT_COMMAND_QOS)
-
-    def _on_command(self, msg) -> None:
-        if msg.mode != POSITION_CONTROL:
-            self.node.get_logger().warning(f'sim: ARX mode {msg.mode} is not simulated (only {POSITION_CONTROL}, '
-                                           f'joint position control)', throttle_duration_sec=5.0)
-            return
-        with self.lock:
-            try:
-                self.world.command_positions(self.names, [float(v) for v in msg.joint_pos] + [float(msg.gripper)],
-                                             self.now(), topic=self.spec.joint_state_topic)
-                self.received += 1
-            except ValueError as e:
-                self.node.get_logger().error(f'sim: ARX command rejected: {e}', throttle_duration_sec=2.0)
-
-    def publish_state(self, names: list[str], positions: list[float], velocities: list[float], stamp) -> None:
-        """Called by the SimBackend after each step with this arm's simulated joint state."""
-        by_name = dict(zip(names, zip(positions, velocities, strict=True), strict=True))
-        msg = self.status_type()
-        msg.header.stamp = stamp
-        for i, name in enumerate(self.names):       # joints 0..5, then the gripper at index 6
-            msg.joint_pos[i], msg.joint_vel[i] = by_name[name]
-        self.status_pub.publish(msg)

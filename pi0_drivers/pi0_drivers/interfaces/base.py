@@ -1,6 +1,6 @@
-"""What every robot interface implements. One class per command interface (a vendor driver's ROS
-topics), each paired with its simulator endpoint: the sim's side of the very same topics, so that in
-simulation the commands travel as the real messages, to the real topic names.
+"""What every robot interface implements: one class per command interface (a vendor driver's ROS
+topics and actions). In simulation pi0_sim's simulator node serves the very same topics, so the
+commands travel as the real messages, to the real names, and the driver code does not change.
 """
 
 from __future__ import annotations
@@ -74,15 +74,3 @@ class BaseInterface(ABC):
 
     def describe(self) -> str:
         return type(self).__name__
-
-
-class SimEndpoint:
-    """The simulator's side of an interface: subscribes to the topics the interface publishes and
-    turns the messages into SimWorld commands, with the vendor controller's semantics."""
-
-    def __init__(self, node, world, lock, embodiment: Embodiment, spec, config: dict[str, Any]):
-        self.node, self.world, self.lock, self.embodiment, self.spec = node, world, lock, embodiment, spec
-        self.config = config
-
-    def now(self) -> float:
-        return self.node.get_clock().now().nanoseconds * 1e-9

@@ -3,7 +3,7 @@ franka_gripper's discrete actions.
 
 Arm   trajectory_msgs/JointTrajectory to fr3_arm_controller/joint_trajectory (the JTC of
       franka_fr3_moveit_config), one short segment per command exactly as for UR arms
-      (ur.TrajectorySender). libfranka wants motion that is smooth at 1 kHz: the controller
+      (controllers.TrajectorySender). libfranka wants motion that is smooth at 1 kHz: the controller
       interpolates, the executor keeps the targets within the velocity limits.
 Hand  franka_gripper (node franka_gripper) takes slow, discrete goals, not a 20 Hz stream. The unified
       gripper value is thresholded with hysteresis: above gripper_close_threshold it closes, below
@@ -17,25 +17,21 @@ Hand  franka_gripper (node franka_gripper) takes slow, discrete goals, not a 20 
       A transition that happens while the action server is not up is sent as soon as it is.
 Hold and timeout send nothing new: the controller and the hand keep their last goal.
 
-Without franka_msgs (it is not on the registries; it comes with franka_ros2): the real robot refuses
-to start; in simulation the hand transitions go straight to the simulated fingers.
+franka_msgs comes with franka_ros2; where it is not installed, make setup builds its interface
+definitions (see vendor.py).
 """
 
 from __future__ import annotations
 
-import math
-
 from pi0_common.commands import Command
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
-from pi0_drivers.interfaces.sim_gripper import SimGripperAction
-from pi0_drivers.interfaces.ur import ArmControllersSimEndpoint, TrajectorySender
-from pi0_drivers.interfaces.vendor import DirectSimDrive, import_types, merged_config, require_or_fallback
+from pi0_drivers.interfaces.controllers import TrajectorySender
+from pi0_drivers.interfaces.vendor import import_types, merged_config, require_types
 
 PACKAGE = 'franka_msgs'
 INSTALL_HINT = 'build franka_ros2 (franka_msgs, franka_gripper) from frankarobotics/franka_ros2 into your workspace'
 KEYS = {'trajectory_topic', 'gripper_move_action', 'gripper_grasp_action', 'gripper_close_threshold',
         'gripper_open_threshold', 'grasp_force', 'gripper_speed', 'grasp_epsilon'}
-SIM_TOLERANCE = 0.001     # m: the simulated hand has arrived
 
 
 class GripperHysteresis:
@@ -113,19 +109,13 @@ class _Hand:
         g = arm.gripper
         self.open_width = g.command_open
         self.grasp_width = 0.5 * (g.command_open + g.command_closed)
-        move = import_types(PACKAGE, 'action', ('Move', 'Grasp'))
-        self.direct = None
-        if require_or_fallback(node, move, PACKAGE, where, INSTALL_HINT):
-            from rclpy.action import ActionClient
-            self.move_type, self.grasp_type = move
-            self.move = ActionClient(node, self.move_type, cfg['move_action'])
-            self.grasp = ActionClient(node, self.grasp_type, cfg['grasp_action'])
-        else:
-            self.direct = DirectSimDrive(node, arm, where)
+        from rclpy.action import ActionClient
+        self.move_type, self.grasp_type = require_types(import_types(PACKAGE, 'action', ('Move', 'Grasp')),
+                                                        PACKAGE, where, INSTALL_HINT)
+        self.move = ActionClient(node, self.move_type, cfg['move_action'])
+        self.grasp = ActionClient(node, self.grasp_type, cfg['grasp_action'])
 
     def describe(self) -> str:
-        if self.direct is not None:
-            return f'simulated directly ({PACKAGE} not installed)'
         return (f'Move on {self.cfg["move_action"]}, Grasp on {self.cfg["grasp_action"]} '
                 f'(close above {self.cfg["close"]:g}, open below {self.cfg["open"]:g})')
 
@@ -137,18 +127,14 @@ class _Hand:
             self._send(self.pending, now)
 
     def _send(self, event: str, now: float) -> None:
-        if self.direct is not None:
-            width = self.open_width if event == 'open' else self.arm.gripper.command_closed
-            self.direct.positions([self.arm.gripper.joint], [width], now)
-        else:
-            client = self.move if event == 'open' else self.grasp
-            if not client.server_is_ready():
-                action = self.cfg['move_action' if event == 'open' else 'grasp_action']
-                self.node.get_logger().warning(f'{self.where}: franka_gripper action {action} is not available; '
-                                               f'the {event} goal waits for it', throttle_duration_sec=5.0)
-                return
-            future = client.send_goal_async(self._goal(event))
-            future.add_done_callback(lambda f, e=event: self._on_response(f, e))
+        client = self.move if event == 'open' else self.grasp
+        if not client.server_is_ready():
+            action = self.cfg['move_action' if event == 'open' else 'grasp_action']
+            self.node.get_logger().warning(f'{self.where}: franka_gripper action {action} is not available; '
+                                           f'the {event} goal waits for it', throttle_duration_sec=5.0)
+            return
+        future = client.send_goal_async(self._goal(event))
+        future.add_done_callback(lambda f, e=event: self._on_response(f, e))
         self.pending = None
         self.goals_sent.append(event)
 
@@ -166,46 +152,3 @@ class _Hand:
                                          throttle_duration_sec=2.0)
 
 
-class FrankaSimEndpoint(ArmControllersSimEndpoint):
-    """The simulated fr3_arm_controller (a JointTrajectoryController) and franka_gripper's move and grasp
-    action servers, which move the simulated fingers (at the simulated hand's speed, not the goal's).
-    Move goes to the goal width; Grasp closes until it meets an object, and the simulator has no
-    contacts, so it closes to width - epsilon.inner (at least fully closed), succeeding when it ends
-    within width +- epsilon as franka_gripper does."""
-
-    def __init__(self, node, world, lock, embodiment, arm, config):
-        super().__init__(node, world, lock, embodiment, arm, config)
-        self.move_server = self.grasp_server = None
-        types = import_types(PACKAGE, 'action', ('Move', 'Grasp'))
-        if types is None or arm.gripper is None:
-            return                  # the interface drives the simulated hand directly
-        cfg = _hand_config(config, f'{embodiment.name}/{arm.name}')
-        g = arm.gripper
-        self.narrowest, self.widest = min(g.command_open, g.command_closed), max(g.command_open, g.command_closed)
-        self.move_server = SimGripperAction(self, types[0], cfg['move_action'], target_of=self._move_target,
-                                            result_of=self._result, feedback_of=self._feedback,
-                                            tolerance=SIM_TOLERANCE)
-        self.grasp_server = SimGripperAction(self, types[1], cfg['grasp_action'], target_of=self._grasp_target,
-                                             result_of=self._result, feedback_of=self._feedback,
-                                             tolerance=SIM_TOLERANCE)
-
-    def _move_target(self, goal) -> float | None:
-        ok = math.isfinite(goal.width) and self.narrowest <= goal.width <= self.widest and goal.speed > 0
-        return float(goal.width) if ok else None
-
-    def _grasp_target(self, goal) -> float | None:
-        if not (math.isfinite(goal.width) and self.narrowest <= goal.width <= self.widest and goal.speed > 0
-                and goal.force > 0 and goal.epsilon.inner >= 0 and goal.epsilon.outer >= 0):
-            return None
-        return max(self.narrowest, goal.width - goal.epsilon.inner)
-
-    @staticmethod
-    def _result(result, outcome: str, position: float):
-        result.success = outcome == 'reached'
-        result.error = '' if result.success else f'sim: {outcome}'
-        return result
-
-    @staticmethod
-    def _feedback(feedback, position: float):
-        feedback.current_width = float(position)
-        return feedback

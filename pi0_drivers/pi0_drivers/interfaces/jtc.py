@@ -2,7 +2,7 @@
 JointTrajectoryController per arm and a forward command controller on its gripper.
 
     trajectory_topic  trajectory_msgs/JointTrajectory to <arm_controller>/joint_trajectory, one short
-                      segment per command exactly as for UR arms (ur.TrajectorySender: stamp 0, the end
+                      segment per command exactly as for UR arms (controllers.TrajectorySender: stamp 0, the end
                       of row i's interval as its time_from_start, never 0, one point on entering a hold).
                       Configure the controller with interpolate_from_desired_state: true (Jazzy and
                       later; open_loop_control on Humble) so that replacing a segment does not restart
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pi0_common.commands import Command
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
-from pi0_drivers.interfaces.ur import ArmControllersSimEndpoint, ForwardGripper, TrajectorySender
+from pi0_drivers.interfaces.controllers import ForwardGripper, TrajectorySender
 from pi0_drivers.interfaces.vendor import merged_config
 
 KEYS = {'trajectory_topic', 'gripper_topic'}
@@ -48,6 +48,3 @@ class JtcArm(ArmInterface):
             self.gripper.send(self.arm.gripper.to_command(command.positions[0, self.grip_idx]))
 
 
-class JtcSimEndpoint(ArmControllersSimEndpoint):
-    """The simulated JointTrajectoryController and forward gripper controller: the same simulated
-    controllers as the UR arm's, on this arm's topics."""

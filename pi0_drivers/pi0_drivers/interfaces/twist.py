@@ -10,7 +10,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from pi0_common.commands import Command
 from pi0_common.messages import to_time_msg
 from pi0_common.qos import ROBOT_COMMAND_QOS
-from pi0_drivers.interfaces.base import BaseInterface, SimEndpoint, check_keys, config_value
+from pi0_drivers.interfaces.base import BaseInterface, check_keys, config_value
 
 KEYS = {'topic', 'stamped'}
 
@@ -60,17 +60,3 @@ class TwistBase(BaseInterface):
         self._publish([0.0] * len(self.base.axes), now)
 
 
-class TwistSimEndpoint(SimEndpoint):
-    def __init__(self, node, world, lock, embodiment, base, config):
-        super().__init__(node, world, lock, embodiment, base, config)
-        stamped = config.get('stamped', False)
-        node.create_subscription(TwistStamped if stamped else Twist, config['topic'],
-                                 lambda m: self._on_twist(m.twist if stamped else m), ROBOT_COMMAND_QOS)
-
-    def _on_twist(self, twist: Twist) -> None:
-        axes = twist_axes(twist)
-        with self.lock:
-            try:
-                self.world.command_base_velocity({a: axes[a] for a in self.spec.axes}, self.now())
-            except ValueError as e:
-                self.node.get_logger().error(f'sim: base command rejected: {e}', throttle_duration_sec=2.0)

@@ -1,13 +1,11 @@
 """What the vendor-message interfaces (franka, interbotix, arx) share: importing a vendor message
-package that may not be installed, the simulation fallback when it is not, limit clamping, and
-refusing the UR-only mode overrides.
+package, limit clamping, and refusing the UR-only mode overrides.
 
 Vendor packages (franka_msgs, interbotix_xs_msgs, the ARX messages, control_msgs) are not on the
-package registries; they come with the vendor's ROS 2 workspace. When one is missing:
-    real robot  the interface refuses to start (InterfaceError naming the package and where to get it);
-    sim:=true   the interface drives the simulated robot directly, without messages on the wire, and
-                says so once at start. That is the documented fallback: everything upstream (policy,
-                executor, limits, recording of pi0 topics) is exercised, only the vendor hop is not.
+package registries; they come with the vendor's ROS 2 workspace. Where none is installed, make setup
+builds wire-identical interface packages from the vendors' definitions (vendor_interfaces/), so the
+real and the simulated stack run this same code. A package that is still missing stops the driver
+with an InterfaceError naming it.
 """
 
 from __future__ import annotations
@@ -35,22 +33,12 @@ def import_types(package: str, module: str, names: tuple[str, ...]) -> tuple | N
         raise InterfaceError(f'{package}.{module} is installed but has no {e.name}: an incompatible version') from None
 
 
-def sim_enabled(node) -> bool:
-    """Whether the driver node runs the simulated robot (its ``sim`` parameter)."""
-    return bool(getattr(getattr(node, 'params', None), 'sim', False))
-
-
-def require_or_fallback(node, types: tuple | None, package: str, where: str, install_hint: str) -> bool:
-    """True when the vendor types are there. Otherwise: on a real robot raise InterfaceError; in
-    simulation log once that the fallback is in use and return False."""
-    if types is not None:
-        return True
-    if not sim_enabled(node):
-        raise InterfaceError(f'{where}: the {package} message package is not installed, so the robot cannot be '
-                             f'driven ({install_hint}); sim:=true runs without it')
-    node.get_logger().warning(f'{where}: {package} is not installed: the simulated robot is driven directly, '
-                              f'without {package} messages on the wire (the real robot needs it: {install_hint})')
-    return False
+def require_types(types: tuple | None, package: str, where: str, install_hint: str) -> tuple:
+    """The vendor types, or InterfaceError naming the package and where to get it."""
+    if types is None:
+        raise InterfaceError(f'{where}: the {package} message package is not installed ({install_hint}; '
+                             f'make setup builds its interface definitions where none is installed)')
+    return types
 
 
 def merged_config(arm_interface: dict[str, Any], overrides: dict[str, Any], where: str, driver: str) -> dict[str, Any]:
@@ -94,21 +82,3 @@ class LimitClamp:
             node.get_logger().warning(f'{where}: clamped {", ".join(off)} to the joint limits (the executor should '
                                       f'have)', throttle_duration_sec=2.0)
         return clamped
-
-
-class DirectSimDrive:
-    """The fallback in simulation without the vendor package: set-points straight into the SimWorld
-    of the driver node (node.sim), as the vendor controller would apply them."""
-
-    def __init__(self, node, arm: ArmSpec, where: str):
-        self.node, self.arm, self.where = node, arm, where
-
-    def positions(self, names: list[str], values, now: float) -> None:
-        sim = getattr(self.node, 'sim', None)
-        if sim is None:                          # the simulator is built after the interfaces
-            return
-        with sim.lock:
-            try:
-                sim.world.command_positions(names, [float(v) for v in values], now, topic=self.arm.joint_state_topic)
-            except ValueError as e:
-                self.node.get_logger().error(f'{self.where}: sim command rejected: {e}', throttle_duration_sec=2.0)

@@ -1,9 +1,9 @@
 """Helpers for the interface tests: a driver node for an embodiment, a probe node that listens on the
 vendor topics, and executor commands published the way the executor publishes them.
 
-Vendor message types come from the test fixtures (test/fixtures/vendor_msgs, built by
-tools/build_test_fixtures.sh, sourced from install_test_fixtures/local_setup.bash) or from a real
-install; ``vendor`` skips a test module with the reason when they are not importable.
+Vendor message types come from an installed vendor package or from the vendor interfaces that
+``make setup`` builds into install_vendor/ (vendor_interfaces/, sourced by tools/env.sh); ``vendor``
+skips a test module with the reason when they are not importable.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import command_to_msg
 from pi0_common.qos import CHUNK_QOS
 from pi0_drivers.driver_node import RobotDriverNode
+from pi0_sim.simulator_node import SimulatorNode
 
-FIXTURE_HINT = ('the vendor message fixtures are not built or not sourced: run bash tools/build_test_fixtures.sh '
-                'and source install_test_fixtures/local_setup.bash before pytest')
+FIXTURE_HINT = ('the vendor interface packages are not built or not sourced: run make setup (it builds them '
+                'into install_vendor/) and source tools/env.sh before pytest')
 
 
 def vendor(package: str, module: str = 'msg'):
@@ -37,16 +38,18 @@ _RIGS = itertools.count()
 
 
 class DriverRig:
-    """A RobotDriverNode plus a probe node that publishes executor commands, both in a namespace of
-    their own: endpoints of an earlier test can linger on the DDS graph for a moment, and a test must
+    """A RobotDriverNode (with a SimulatorNode behind it) plus a probe node that publishes executor
+    commands, all in a namespace of their own: endpoints of an earlier test can linger on the DDS graph for a moment, and a test must
     not see them (an action client would find a server that is gone)."""
 
     def __init__(self, ros, embodiment: str, sim: bool = True, **params):
         self.ros = ros
         self.emb = load_embodiment(embodiment)
         self.namespace = f'/rig{next(_RIGS)}'
-        self.node = ros.make(RobotDriverNode, {'embodiment': embodiment, 'sim': sim, **params},
-                             namespace=self.namespace)
+        # The simulated vendor controllers, or (sim=False) nothing behind the driver: the test's probe
+        # then plays the vendor driver.
+        self.sim = ros.make(SimulatorNode, {'embodiment': embodiment}, namespace=self.namespace) if sim else None
+        self.node = ros.make(RobotDriverNode, {'embodiment': embodiment, **params}, namespace=self.namespace)
         self.probe = ros.node('probe', namespace=self.namespace)
         self.pub = self.probe.create_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
 

@@ -69,7 +69,7 @@ def test_the_vendor_status_becomes_joint_states(rig):
 
 def test_the_simulated_vendor_node_closes_the_loop(rig):
     r = rig('arx_bimanual')
-    assert not any('arx' in t for t in r.node.sim.state_pubs)       # the bridge publishes them, not the sim
+    assert not any('arx' in t for t in r.sim.state_pubs)       # the bridge publishes them, not the sim
     states = r.collect(JointState, 'arx_right/joint_states', SENSOR_QOS)
     status = r.collect(arx.RobotStatus, 'arx_right/x5_status', SENSOR_QOS)
     rows = r.rows(n=1, offset=0.1, gripper=1.0)

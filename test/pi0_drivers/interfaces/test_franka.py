@@ -96,7 +96,7 @@ def test_the_simulated_franka_gripper_moves_the_fingers(rig):
 
     def finger():
         return dict(zip(states[-1].name, states[-1].position, strict=True))['fr3_finger_joint1']
-    endpoint = r.node.sim.endpoints[0]
+    endpoint = r.sim.endpoints[0]
     r.send(MODE_ACTIVE, r.rows(gripper=0.9))        # grasp: closes (no contacts in the simulator)
     assert r.ros.wait_for(lambda: states and finger() < 1e-3, 5)
     assert r.ros.wait_for(lambda: endpoint.grasp_server.completed == ['reached'], 2)

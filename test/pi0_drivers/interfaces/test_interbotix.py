@@ -78,7 +78,7 @@ def test_the_simulated_xs_sdk_follows_and_refuses_unknown_groups(rig):
         return dict(zip(states[-1].name, states[-1].position, strict=True))
     assert r.ros.wait_for(lambda: states and measured()['waist'] > 0.09, 3)
     assert measured()['left_finger'] == pytest.approx(0.0440, abs=1e-3)     # closed: finger metres
-    endpoint = r.node.sim.endpoints[1]
+    endpoint = r.sim.endpoints[1]
     assert r.ros.wait_for(lambda: endpoint.received == 50, 3)       # 25 x (joint group + gripper)
     received = endpoint.received
     bogus = r.probe.create_publisher(xs.JointGroupCommand, topics('right')[0], 10)

@@ -47,7 +47,7 @@ def call(r, client, position):
 
 def test_the_simulated_gripper_action_controller_moves_and_preempts(rig):
     r = rig('ur5e', gripper_mode='gripper_action')
-    endpoint = r.node.sim.endpoints[0]
+    endpoint = r.sim.endpoints[0]
     client = ActionClient(r.probe, control.GripperCommand, ACTION)
     assert r.ros.wait_for(client.server_is_ready, 5)
     done = call(r, client, CLOSED)
@@ -63,4 +63,4 @@ def test_the_simulated_gripper_action_controller_moves_and_preempts(rig):
     # and the driver's own goals reach it: the executor's gripper value, mapped to knuckle radians
     r.send(MODE_ACTIVE, r.rows(gripper=0.25))
     assert r.ros.wait_for(lambda: len(endpoint.gripper_action.completed) == 4, 5)
-    assert r.node.sim.world.gripper_closure('arm') == pytest.approx(0.25, abs=0.01)
+    assert r.sim.world.gripper_closure('arm') == pytest.approx(0.25, abs=0.01)

@@ -104,11 +104,11 @@ def test_bags_of_another_robot_or_without_a_camera_are_refused_with_the_reason(t
 
 
 def test_bags_from_the_recorder_writer_under_a_namespace(tmp_path):
-    """The recorder's own writer (pi0_drivers.recording: definitions from its registry, receive times as log
+    """The recorder's own writer (pi0_recording: definitions from its registry, receive times as log
     times) with the stack in namespace /robot1."""
-    from pi0_drivers.recording.episode_bag import EpisodeBag
-    from pi0_drivers.recording.typestore import TypeRegistry
     from pi0_policy.data.typestore import find_msg_dir, pi0_typestore
+    from pi0_recording.episode_bag import EpisodeBag
+    from pi0_recording.typestore import TypeRegistry
 
     msg_dir = find_msg_dir()
     registry = TypeRegistry("humble", share_dir=lambda pkg: msg_dir.parent if pkg == "pi0_msgs" else None)

@@ -1,0 +1,203 @@
+"""Which nodes a pi0_ros stack runs and with which parameters: the one place that says it.
+
+The launch files (pi0_stack.launch.py, record.launch.py) turn these specs into launch_ros Node actions;
+the process runner (runner.py) starts the very same executables with the very same resolved
+parameters. So `ros2 launch` and the tools cannot drift apart. This module imports neither launch nor
+rclpy: it is plain data and YAML.
+
+Parameter resolution, in order (later wins):
+    1. the params file: every block whose key matches the node's fully qualified name, in file order.
+       Keys may be a plain name (root namespace only), a namespaced name (/robot1/pi0_policy, or nested
+       mappings robot1: {pi0_policy: ...}), or wildcards: `/**` (any namespaces, also none) and `*` (one
+       name, or part of one), as in /** or /**/pi0_policy;
+    2. what the launch arguments set (embodiment, checkpoint, instruction, switching, ...);
+    3. explicit per-node overrides (tools and tests).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+POLICY, EXECUTOR, DRIVER, SIMULATOR = 'pi0_policy', 'pi0_chunk_executor', 'pi0_robot_driver', 'pi0_simulator'
+RECORDER, TELEOP, EXPERT = 'pi0_recorder', 'pi0_teleop', 'pi0_scripted_expert'
+
+# node name -> (package, executable): what `ros2 run` would start
+EXECUTABLES = {
+    POLICY: ('pi0_policy', 'policy_node'),
+    EXECUTOR: ('pi0_drivers', 'chunk_executor'),
+    DRIVER: ('pi0_drivers', 'robot_driver'),
+    SIMULATOR: ('pi0_sim', 'simulator'),
+    RECORDER: ('pi0_recording', 'recorder'),
+    TELEOP: ('pi0_recording', 'teleop'),
+    EXPERT: ('pi0_sim', 'scripted_expert'),
+}
+TELEOP_SOURCES = ('none', 'leader', 'twist', 'expert')
+
+
+@dataclass
+class NodeSpec:
+    """One node of a stack: what to start and the parameters it gets (already resolved)."""
+    name: str
+    package: str
+    executable: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    namespace: str = ''
+
+
+def config_dir() -> Path:
+    """pi0_bringup/config: installed (ament index) or, in a source checkout, next to this package."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        try:
+            return Path(get_package_share_directory('pi0_bringup')) / 'config'
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    return Path(__file__).resolve().parent.parent / 'config'
+
+
+def default_params_file(embodiment: str) -> Path:
+    return config_dir() / f'{embodiment}.yaml'
+
+
+# -- params files -----------------------------------------------------------------------------------
+def load_params_file(path: str | Path) -> dict:
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: a params file is a mapping of node names to ros__parameters blocks')
+    return data
+
+
+def parameter_blocks(data: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict]]:
+    """(key path split into names, flattened parameters) of every ros__parameters block, in file order.
+    Nested mappings above ros__parameters are namespaces: {robot1: {pi0_policy: ...}} is /robot1/pi0_policy."""
+    blocks = []
+    for key, value in data.items():
+        if key == 'ros__parameters':
+            blocks.append((prefix, flatten(value or {})))
+        elif isinstance(value, dict):
+            blocks.extend(parameter_blocks(value, prefix + tuple(t for t in str(key).split('/') if t)))
+    return blocks
+
+
+def flatten(params: dict, prefix: str = '') -> dict[str, Any]:
+    """Nested parameter mappings become dotted names, as ROS reads them."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        name = f'{prefix}.{k}' if prefix else str(k)
+        if isinstance(v, dict):
+            out.update(flatten(v, name))
+        else:
+            out[name] = v
+    return out
+
+
+def _key_regex(tokens: tuple[str, ...]) -> re.Pattern:
+    parts = []
+    for token in tokens:
+        if token == '**':
+            parts.append('(/[^/]+)*')
+        else:
+            parts.append('/' + '[^/]*'.join(re.escape(piece) for piece in token.split('*')))
+    return re.compile(''.join(parts))
+
+
+def fully_qualified_name(name: str, namespace: str = '') -> str:
+    namespace = '/'.join(t for t in namespace.split('/') if t)
+    return f'/{namespace}/{name}' if namespace else f'/{name}'
+
+
+def node_parameters(params: dict | str | Path, node_name: str, namespace: str = '') -> dict[str, Any]:
+    """The parameters a params file gives the node `namespace/node_name` (see the module docstring)."""
+    data = params if isinstance(params, dict) else load_params_file(params)
+    fqn = fully_qualified_name(node_name, namespace)
+    out: dict[str, Any] = {}
+    for tokens, values in parameter_blocks(data):
+        if _key_regex(tokens).fullmatch(fqn):
+            out.update(values)
+    return out
+
+
+def _spec(name: str, data: dict, namespace: str, launch_values: dict[str, Any],
+          overrides: dict[str, dict[str, Any]]) -> NodeSpec:
+    package, executable = EXECUTABLES[name]
+    parameters = node_parameters(data, name, namespace)
+    parameters.update(launch_values)
+    parameters.update(overrides.get(name, {}))
+    return NodeSpec(name, package, executable, parameters, namespace)
+
+
+def _check_overrides(overrides: dict, names: list[str]) -> None:
+    unknown = set(overrides) - set(names)
+    if unknown:
+        raise ValueError(f'overrides for node(s) {", ".join(sorted(unknown))} not in this stack ({", ".join(names)})')
+
+
+# -- the stacks --------------------------------------------------------------------------------------
+def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '', instruction: str = '',
+                namespace: str = '', params_file: str | Path = '', switching: str = '',
+                overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
+    """pi0_stack.launch.py: policy, chunk executor and robot driver, plus the simulator when ``sim``.
+    Empty strings keep the params file's value; the defaults are those of the launch arguments."""
+    path = Path(params_file) if params_file else default_params_file(embodiment)
+    if not path.is_file():
+        raise FileNotFoundError(f'no parameter file {path} for embodiment {embodiment!r}')
+    data = load_params_file(path)
+    policy = {'embodiment': embodiment}
+    if checkpoint:
+        policy['checkpoint'] = checkpoint
+    if instruction:
+        policy['instruction'] = instruction
+    executor = {'embodiment': embodiment}
+    if switching:
+        executor['switching'] = switching
+    # The simulator first (the robot's state flows), the policy last (loading and warm-up take a while).
+    wanted = ([(SIMULATOR, {'embodiment': embodiment})] if sim else []) + [
+        (DRIVER, {'embodiment': embodiment}), (EXECUTOR, executor), (POLICY, policy)]
+    overrides = overrides or {}
+    _check_overrides(overrides, [name for name, _ in wanted])
+    return [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+
+
+def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_transport: str = 'raw',
+                    teleop: str = 'none', sim: bool = False, driver: str = 'auto', namespace: str = '',
+                    params_file: str | Path = '', disk_floor_mb: float = 1024.0,
+                    overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
+    """record.launch.py: the recorder; a teleop source (leader arms, a Twist base, or the scripted expert
+    in simulation); the robot driver (driver: auto = when simulated or teleoperated); the simulator."""
+    if teleop not in TELEOP_SOURCES:
+        raise ValueError(f'teleop must be one of {", ".join(TELEOP_SOURCES)}, not {teleop!r}')
+    if teleop == 'expert' and not sim:
+        raise ValueError('teleop:=expert plans in the simulated scene: it needs sim:=true')
+    if not output_dir:
+        raise ValueError('output_dir is required: the folder for the episode bags')
+    path = Path(params_file) if params_file else default_params_file(embodiment)
+    # Recording works for robots that have no stack configuration too: then only the arguments count.
+    data = load_params_file(path) if params_file or path.is_file() else {}
+    wanted = []
+    if sim:
+        wanted.append((SIMULATOR, {'embodiment': embodiment, 'camera_transport': camera_transport}))
+    if driver == 'true' or (driver == 'auto' and (sim or teleop != 'none')):
+        wanted.append((DRIVER, {'embodiment': embodiment}))
+    wanted.append((RECORDER, {'embodiment': embodiment, 'output_dir': str(Path(output_dir).expanduser()),
+                              'camera_transport': camera_transport, 'disk_floor_mb': float(disk_floor_mb)}))
+    if teleop in ('leader', 'twist'):
+        wanted.append((TELEOP, {'embodiment': embodiment, 'arm_source': 'leader' if teleop == 'leader' else 'hold',
+                                'base_source': 'twist'}))
+    elif teleop == 'expert':
+        wanted.append((EXPERT, {'embodiment': embodiment}))
+    overrides = overrides or {}
+    _check_overrides(overrides, [name for name, _ in wanted])
+    return [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+
+
+def truthy(text: str) -> bool:
+    """A launch argument's boolean, as the launch files accept it."""
+    return str(text).strip().lower() in ('true', '1', 'yes', 'on')

@@ -1,0 +1,74 @@
+"""The simulated ARX X5 vendor node (arx_x5_controller): RobotCmd set-points applied at once in
+position-control mode, RobotStatus published from the simulated arm after every simulation step.
+
+    command_topic  <pkg>/msg/RobotCmd      joint_pos[6] (rad), gripper (vendor units), mode
+    status_topic   <pkg>/msg/RobotStatus   joint_pos[7], joint_vel[7]: six joints, then the gripper
+
+<pkg> is interface.msg_package, else the first installed of arx_x5_msg and arx5_arm_msg. The status is
+this arm's joint state on the wire, so the simulator leaves the arm's JointState to the driver's
+bridge (publishes_state), as on the real robot.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
+from pi0_sim.endpoints.base import SimEndpoint, vendor_types
+from pi0_sim.spec import SimConfigError
+
+PACKAGES = ('arx_x5_msg', 'arx5_arm_msg')
+POSITION_CONTROL = 5        # the vendor's arm-state enum: joint position control
+
+
+def arx_types(package: str, where: str) -> tuple:
+    """(RobotCmd, RobotStatus) of the given package, or of the first installed one."""
+    if package:
+        return vendor_types(package, 'msg', ('RobotCmd', 'RobotStatus'), where)
+    for pkg in PACKAGES:
+        try:
+            mod = importlib.import_module(f'{pkg}.msg')
+            return mod.RobotCmd, mod.RobotStatus
+        except (ImportError, AttributeError):
+            continue
+    raise SimConfigError(f'{where}: the simulated ARX node needs {" or ".join(PACKAGES)}: make setup builds it; '
+                         f'source tools/env.sh')
+
+
+class ArxSimEndpoint(SimEndpoint):
+    """The vendor node's side: RobotCmd set-points applied at once in position-control mode (the
+    simulated joints then move within their velocity limits), RobotStatus published from the
+    simulated arm at the simulator's state rate. Since the status is this arm's joint state on the
+    wire, the simulator leaves the JointState to the driver's bridge (publishes_state)."""
+
+    def __init__(self, node, world, lock, embodiment, arm, config):
+        super().__init__(node, world, lock, embodiment, arm, config)
+        self.received = 0
+        self.publishes_state = True
+        cmd_type, self.status_type = arx_types(config.get('msg_package', ''), self.where)
+        self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
+        self.status_pub = node.create_publisher(self.status_type, config['status_topic'], SENSOR_PUB_QOS)
+        node.create_subscription(cmd_type, config['command_topic'], self._on_command, ROBOT_COMMAND_QOS)
+
+    def _on_command(self, msg) -> None:
+        if msg.mode != POSITION_CONTROL:
+            self.node.get_logger().warning(f'sim: ARX mode {msg.mode} is not simulated (only {POSITION_CONTROL}, '
+                                           f'joint position control)', throttle_duration_sec=5.0)
+            return
+        with self.lock:
+            try:
+                self.world.command_positions(self.names, [float(v) for v in msg.joint_pos] + [float(msg.gripper)],
+                                             self.now(), topic=self.spec.joint_state_topic)
+                self.received += 1
+            except ValueError as e:
+                self.log_error(f'ARX command rejected: {e}')
+
+    def publish_state(self, names: list[str], positions: list[float], velocities: list[float], stamp) -> None:
+        """Called by the simulator node after each step with this arm's simulated joint state."""
+        by_name = dict(zip(names, zip(positions, velocities, strict=True), strict=True))
+        msg = self.status_type()
+        msg.header.stamp = stamp
+        for i, name in enumerate(self.names):       # joints 0..5, then the gripper at index 6
+            msg.joint_pos[i], msg.joint_vel[i] = by_name[name]
+        self.status_pub.publish(msg)
+

@@ -1,0 +1,51 @@
+"""What every simulated controller endpoint shares.
+
+An endpoint is the simulator's side of one vendor interface: it subscribes to (or serves) exactly the
+topics and actions the real controller does, with the names from the embodiment's ``interface``
+block, and turns what arrives into SimWorld commands with the vendor controller's semantics. The
+driver node cannot tell it from the real robot: in simulation the commands travel as the real
+messages, over DDS, to the real names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pi0_sim.spec import SimConfigError
+
+
+class SimEndpoint:
+    """Args:
+        node: the simulator node (publishers, subscriptions, clock, logger).
+        world: the SimWorld; ``lock`` guards it (the node steps and renders it from timers).
+        embodiment: the simulated robot.
+        spec: the ArmSpec or BaseSpec this endpoint stands in for.
+        config: that spec's ``interface`` block.
+    """
+
+    def __init__(self, node, world, lock, embodiment, spec, config: dict[str, Any]):
+        self.node, self.world, self.lock, self.embodiment, self.spec = node, world, lock, embodiment, spec
+        self.config = config
+        self.where = f'{embodiment.name}/{getattr(spec, "name", "base")}'
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def log_error(self, text: str) -> None:
+        self.node.get_logger().error(f'sim: {text}', throttle_duration_sec=2.0)
+
+
+def vendor_types(package: str, module: str, names: tuple[str, ...], where: str) -> tuple:
+    """The named types of a vendor interface package (e.g. interbotix_xs_msgs.msg).
+
+    Raises:
+        SimConfigError: the package is not installed; ``make setup`` builds it into install_vendor/
+            when no installed one exists, so this means the environment is not sourced.
+    """
+    try:
+        mod = importlib.import_module(f'{package}.{module}')
+        return tuple(getattr(mod, n) for n in names)
+    except (ImportError, AttributeError) as e:
+        raise SimConfigError(f'{where}: the simulated controller needs {package}.{module} ({", ".join(names)}): {e}. '
+                             f'make setup builds it; source tools/env.sh') from None

@@ -1,0 +1,190 @@
+"""Simulator node: the simulated robot of an embodiment, a stand-in for the robot and its vendor
+driver stack. It speaks exactly the interfaces the real driver stack exposes, so the pi0 driver node
+is the same code on hardware and in simulation:
+
+Subscribes / serves  each arm's and base's controller interface as the embodiment's interface blocks
+                     name it (see pi0_sim.endpoints: JointTrajectoryController and forward
+                     controllers, Robotiq GripperCommand, franka_gripper Move/Grasp, Interbotix
+                     JointGroupCommand/JointSingleCommand, ARX RobotCmd, Twist/TwistStamped)
+Publishes            joint states (or ARX RobotStatus), odometry and camera images as the robot's
+                     drivers do; sim/task_state (pi0_msgs/SimTaskState: the task's objects, tool tips
+                     and what has been reached; reliable, latched); /diagnostics
+Services             sim/reset (pi0_msgs/ResetSimulation): start pose, a new task layout
+
+Simulation-only controls and judgements are ROS interfaces of this node, so tools (evaluation,
+demonstration collection, the demo) work against any running stack and never reach into the
+simulator. The world steps on a wall-clock timer (the stack runs in real time).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
+from pi0_msgs.msg import SimTaskState
+from pi0_msgs.srv import ResetSimulation
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, JointState
+
+from pi0_common.embodiment import load_embodiment
+from pi0_common.messages import to_time_msg
+from pi0_common.params import Param, declare_all, in_range, one_of, positive
+from pi0_common.qos import LATCHED_QOS, SENSOR_PUB_QOS
+from pi0_common.spin import run_node
+from pi0_sim import ros_messages
+from pi0_sim.endpoints import ARM_ENDPOINTS, BASE_ENDPOINTS
+from pi0_sim.spec import SimConfigError
+from pi0_sim.world import SimWorld
+
+PARAMETERS = [
+    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
+    Param('seed', 0, 'Seed of the task layouts (and start poses); sim/reset with a seed reseeds.'),
+    Param('start_spread', 0.0, 'Every reset starts the arm joints up to this far from home (rad, uniform, '
+          'seeded); 0 starts at home. May be changed at run time.', in_range(0.0, 1.0), read_only=False),
+    Param('state_rate_hz', 125.0, 'Joint state and odometry rate (a Python timer runs a little slow under load: '
+          '125 keeps it above 100 Hz).', positive),
+    Param('camera_rate_hz', 15.0, 'Camera frame rate.', positive),
+    Param('camera_transport', '', 'raw or compressed for every camera; empty keeps the embodiment file.',
+          one_of('', 'raw', 'compressed')),
+    Param('jpeg_quality', 90, 'JPEG quality of compressed images.', in_range(1, 100)),
+    Param('task_state_rate_hz', 20.0, 'Rate of sim/task_state.', positive),
+]
+
+
+class SimulatorNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('pi0_simulator', **kwargs)
+        p = self.params = declare_all(self, PARAMETERS)
+        emb = self.embodiment = load_embodiment(p.embodiment)
+        self.lock = threading.Lock()            # the world: stepped, rendered and commanded from callbacks
+        self.world = SimWorld(emb, seed=p.seed, start_time=self.now(), start_spread=p.start_spread)
+        self.episode = 0
+        self.endpoints = []
+        for arm in emb.arms:
+            self.endpoints.append(self._endpoint(ARM_ENDPOINTS, arm, arm.interface))
+        if emb.base is not None:
+            self.endpoints.append(self._endpoint(BASE_ENDPOINTS, emb.base, emb.base.interface))
+        # An endpoint whose vendor publishes an arm's state in its own message (ARX RobotStatus) gets that
+        # arm's state after every step; the pi0 driver turns it into the JointState, as on the real robot.
+        self.state_endpoints = [e for e in self.endpoints if getattr(e, 'publishes_state', False)]
+        owned = {e.spec.joint_state_topic for e in self.state_endpoints}
+        self.state_pubs = {t: self.create_publisher(JointState, t, SENSOR_PUB_QOS)
+                           for t in emb.joint_state_topics if t not in owned}
+        self.odom_pub = (self.create_publisher(Odometry, emb.base.odometry_topic, SENSOR_PUB_QOS)
+                         if emb.base is not None else None)
+        self.cameras = []
+        for cam in emb.cameras:
+            transport = p.camera_transport or cam.transport
+            kind = CompressedImage if transport == 'compressed' else Image
+            self.cameras.append((cam, transport, self.create_publisher(kind, cam.wire_topic(transport),
+                                                                       SENSOR_PUB_QOS)))
+        self.task_pub = self.create_publisher(SimTaskState, 'sim/task_state', LATCHED_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_service(ResetSimulation, 'sim/reset', self._on_reset)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.steps = self.frames = 0
+        self.render_seconds = 0.0
+        self.create_timer(1.0 / p.state_rate_hz, self._on_step)
+        self.create_timer(1.0 / p.camera_rate_hz, self._on_render)
+        self.create_timer(1.0 / p.task_state_rate_hz, self._publish_task_state)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self._publish_task_state()
+        self.get_logger().info(f'{emb.name}: simulated robot, {len(self.cameras)} camera(s) at {p.camera_rate_hz:g} '
+                               f'Hz, state at {p.state_rate_hz:g} Hz, seed {p.seed}')
+
+    def _endpoint(self, registry, spec, config):
+        driver = config.get('driver')
+        if driver not in registry:
+            raise SimConfigError(f'{self.embodiment.name}: no simulated controller for driver {driver!r}; '
+                                 f'known: {sorted(registry)}')
+        return registry[driver](self, self.world, self.lock, self.embodiment, spec, config)
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ---------------------------------------------------------------- controls
+    def _on_reset(self, request: ResetSimulation.Request, response: ResetSimulation.Response):
+        with self.lock:
+            self.world.reset(seed=request.seed if request.seed >= 0 else None, now=self.now())
+            self.episode += 1
+            response.episode = self.episode
+        response.success = True
+        response.message = f'episode {self.episode}' + (f', seed {request.seed}' if request.seed >= 0 else '')
+        self._publish_task_state()
+        return response
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        for param in params:
+            if param.name == 'start_spread':
+                value = param.value
+                if not isinstance(value, float | int) or not 0.0 <= value <= 1.0:
+                    return SetParametersResult(successful=False, reason='start_spread must be in [0, 1] rad')
+                with self.lock:
+                    self.world.start_spread = float(value)      # from the next reset on
+        return SetParametersResult(successful=True)
+
+    # ---------------------------------------------------------------- stepping and publishing
+    def _on_step(self) -> None:
+        with self.lock:
+            # The clock is read under the lock: a reset (or a command) stamped between reading it and
+            # stepping would otherwise make this step go back in time.
+            now = self.now()
+            if now < self.world.time:       # the clock jumped back (sim time, a replayed bag)
+                self.get_logger().warning('the clock went back; the simulation is reset', throttle_duration_sec=5.0)
+                self.world.reset(now=now)
+            self.world.step(now)
+            states = {t: self.world.joint_state(t) for t in self.embodiment.joint_state_topics}
+            odom = self.world.odometry() if self.odom_pub is not None else None
+            self.steps += 1
+        stamp = to_time_msg(now)
+        for endpoint in self.state_endpoints:
+            endpoint.publish_state(*states[endpoint.spec.joint_state_topic], stamp)
+        for topic, pub in self.state_pubs.items():
+            pub.publish(ros_messages.joint_state(*states[topic], stamp))
+        if odom is not None:
+            self.odom_pub.publish(ros_messages.odometry(odom, stamp))
+
+    def _on_render(self) -> None:
+        t0 = time.perf_counter()
+        with self.lock:
+            now = self.now()
+            images = [(cam, transport, pub, self.world.render(cam.slot)) for cam, transport, pub in self.cameras]
+        stamp = to_time_msg(now)
+        for cam, transport, pub, rgb in images:
+            frame = f'{cam.slot}_camera'
+            if transport == 'compressed':
+                pub.publish(ros_messages.encode_compressed(rgb, stamp, frame, self.params.jpeg_quality))
+            else:
+                pub.publish(ros_messages.encode_image(rgb, stamp, frame))
+        self.frames += 1
+        self.render_seconds += time.perf_counter() - t0
+
+    def _publish_task_state(self) -> None:
+        with self.lock:
+            msg = ros_messages.task_state(self.world, self.episode, self.now())
+        self.task_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        diag = DiagnosticArray()
+        diag.header.stamp = self.get_clock().now().to_msg()
+        render_ms = 1e3 * self.render_seconds / max(self.frames, 1)
+        received = sum(getattr(e, 'received', 0) for e in self.endpoints)
+        diag.status.append(DiagnosticStatus(
+            level=DiagnosticStatus.OK, name=f'{self.get_name()}: {self.embodiment.name}',
+            hardware_id=self.embodiment.name, message='simulating', values=[
+                KeyValue(key='steps', value=str(self.steps)), KeyValue(key='frames', value=str(self.frames)),
+                KeyValue(key='render_ms_mean', value=f'{render_ms:.2f}'),
+                KeyValue(key='commands_received', value=str(received)),
+                KeyValue(key='episode', value=str(self.episode))]))
+        self.diag_pub.publish(diag)
+
+
+def main(args=None):
+    run_node(SimulatorNode, args)
+
+
+if __name__ == '__main__':
+    main()
