@@ -6,7 +6,6 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    package_data={package_name: ['embodiments/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -15,7 +14,7 @@ setup(
     zip_safe=False,
     maintainer='pi0_ros maintainers',
     maintainer_email='maintainers@pi0-ros.dev',
-    description='Embodiments, the chunk executor, per-robot drivers and their simulated backend.',
+    description='The chunk executor and the per-robot drivers of pi0_ros (the same code on hardware and in simulation).',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -6,8 +6,10 @@ Publishes   pi0/command (pi0_msgs/ExecutorCommand) every tick, pi0/chunk_request
 Services    pi0/executor/{pause,resume,stop,reset_estop} (std_srvs/Trigger)
 Action      pi0/run_instruction (pi0_msgs/RunInstruction)
 
-The control tick runs in its own callback group so no other callback can delay it, and it never
-logs at a rate (warnings are throttled); everything it needs is behind one short lock.
+Every callback of this node runs on one thread (the node spins on a SingleThreadedExecutor of its
+own, see pi0_common.spin), so a tick waits for whatever callback runs before it: callbacks are kept
+short, nothing logs at a rate (warnings are throttled), and the state they share sits behind one
+short lock (the run_instruction coroutine and the services take it too).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from collections import deque
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
@@ -108,20 +109,17 @@ class ChunkExecutorNode(Node):
         self.request_pub = self.create_publisher(ChunkRequest, 'pi0/chunk_request', CHUNK_QOS)
         self.status_pub = self.create_publisher(ExecutorStatus, 'pi0/executor_status', LATCHED_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-
-        inputs = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(ActionChunk, 'pi0/action_chunk', self._on_chunk, CHUNK_QOS, callback_group=inputs)
+        self.create_subscription(ActionChunk, 'pi0/action_chunk', self._on_chunk, CHUNK_QOS)
         for topic in emb.joint_state_topics:
             self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m),
-                                     SENSOR_QOS, callback_group=inputs)
-        self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS, callback_group=inputs)
+                                     SENSOR_QOS)
+        self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS)
         for name in ('pause', 'resume', 'stop', 'reset_estop'):
-            self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'),
-                                callback_group=inputs)
+            self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'))
         self.instruction_server = RunInstructionServer(self)
 
-        self.create_timer(self.config.dt, self._on_tick, callback_group=MutuallyExclusiveCallbackGroup())
-        self.create_timer(1.0 / p.status_rate_hz, self._publish_status, callback_group=inputs)
+        self.create_timer(self.config.dt, self._on_tick)
+        self.create_timer(1.0 / p.status_rate_hz, self._publish_status)
         self.get_logger().info(
             f'{emb.name}: {self.config.rate_hz:g} Hz, {self.config.executed_steps} of {emb.horizon} steps per '
             f'chunk, switching {self.config.switching}' + (', paused until resume' if p.start_paused else ''))

@@ -14,7 +14,6 @@ import time
 
 from pi0_msgs.action import RunInstruction
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
 from std_msgs.msg import String
 
 from pi0_common.messages import to_sec
@@ -32,8 +31,7 @@ class RunInstructionServer:
         self.instruction_pub = node.create_publisher(String, 'pi0/instruction', LATCHED_QOS)
         self.server = ActionServer(
             node, RunInstruction, 'pi0/run_instruction', execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup())
+            goal_callback=self._on_goal, cancel_callback=lambda _goal: CancelResponse.ACCEPT)
 
     def accepts_chunk(self, instruction: str) -> bool:
         """While a goal runs, only chunks conditioned on its instruction may be executed."""

@@ -22,7 +22,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from pi0_msgs.msg import ActionChunk, ChunkRequest
 from pi0_msgs.srv import SetInstruction
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
@@ -89,13 +88,12 @@ class PolicyNode(Node):
 
         self.chunk_pub = self.create_publisher(ActionChunk, 'pi0/action_chunk', CHUNK_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        group = MutuallyExclusiveCallbackGroup()
         for topic in emb.joint_state_topics:
             self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m), SENSOR_QOS,
-                                     callback_group=group, event_callbacks=warn_on_incompatible_qos(self, topic))
+                                     event_callbacks=warn_on_incompatible_qos(self, topic))
         if emb.base is not None:
             topic = emb.base.odometry_topic
-            self.create_subscription(Odometry, topic, self._on_odometry, SENSOR_QOS, callback_group=group,
+            self.create_subscription(Odometry, topic, self._on_odometry, SENSOR_QOS,
                                      event_callbacks=warn_on_incompatible_qos(self, topic))
         self.camera_topics = {}
         for cam in emb.cameras:
@@ -106,14 +104,14 @@ class PolicyNode(Node):
             topic = cam.wire_topic(transport)
             self.camera_topics[cam.slot] = topic
             self.create_subscription(kind, topic, lambda m, s=cam.slot, d=decode: self._on_image(s, m, d), SENSOR_QOS,
-                                     callback_group=group, event_callbacks=warn_on_incompatible_qos(self, topic))
-        self.create_subscription(ChunkRequest, 'pi0/chunk_request', self._on_request, CHUNK_QOS, callback_group=group,
+                                     event_callbacks=warn_on_incompatible_qos(self, topic))
+        self.create_subscription(ChunkRequest, 'pi0/chunk_request', self._on_request, CHUNK_QOS,
                                  event_callbacks=warn_on_incompatible_qos(self, 'pi0/chunk_request'))
-        self.create_subscription(String, 'pi0/instruction', self._on_instruction, LATCHED_QOS, callback_group=group)
-        self.create_service(SetInstruction, 'pi0/set_instruction', self._srv_set_instruction, callback_group=group)
+        self.create_subscription(String, 'pi0/instruction', self._on_instruction, LATCHED_QOS)
+        self.create_service(SetInstruction, 'pi0/set_instruction', self._srv_set_instruction)
         if p.trigger == 'continuous':
-            self.create_timer(emb.dt, lambda: self._start(None), callback_group=group)
-        self.create_timer(1.0, self._publish_diagnostics, callback_group=group)
+            self.create_timer(emb.dt, lambda: self._start(None))
+        self.create_timer(1.0, self._publish_diagnostics)
         masked = [s for s in emb.camera_slots if s not in slots]
         cameras = ', '.join(f'{s}={t}' for s, t in self.camera_topics.items())
         self.get_logger().info(

@@ -13,8 +13,8 @@ from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import command_to_msg, to_sec
 from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
 from pi0_drivers.driver_node import RobotDriverNode
-from pi0_sim.simulator_node import SimulatorNode
 from pi0_drivers.interfaces.controllers import trajectory_times
+from pi0_sim.simulator_node import SimulatorNode
 
 UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint',
              'wrist_3_joint']

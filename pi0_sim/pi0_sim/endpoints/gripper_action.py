@@ -5,12 +5,11 @@ goal finishes when the gripper gets there.
 Semantics of the vendor servers: a newer goal preempts the one in progress (it is aborted), a cancel
 is honoured, a goal that does not arrive within ``timeout`` is aborted.
 
-No executor thread is blocked while a gripper moves: the goal is accepted, a poll timer watches the
-simulated gripper, and only when the goal is finished is it executed, with an execute callback that
-just reports the outcome. (Blocking execute callbacks would take a thread of the driver node's
-executor per goal; awaiting futures in coroutine callbacks makes rclpy's executor spin.) A moving
-goal therefore reports ACCEPTED rather than EXECUTING; clients that wait for the result see no
-difference.
+Nothing blocks the simulator node's single executor thread while a gripper moves: the goal is
+accepted, a poll timer watches the simulated gripper, and only when the goal is finished is it
+executed, with an execute callback that just reports the outcome (a blocking execute callback would
+stall the node's stepping and rendering). A moving goal therefore reports ACCEPTED rather than
+EXECUTING; clients that wait for the result see no difference.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
 POLL_PERIOD = 0.02        # s
 DEFAULT_TIMEOUT = 5.0     # s for a goal to arrive before it is aborted
@@ -59,12 +57,11 @@ class SimGripperAction:
         self._finished: dict[bytes, tuple[object, _Goal]] = {}   # finished, until executed
         self._mutex = threading.Lock()
         self.completed: list[str] = []             # outcomes, for tests and diagnostics
-        group = MutuallyExclusiveCallbackGroup()
         node = endpoint.node
         self.server = ActionServer(node, action_type, name, execute_callback=self._execute,
                                    goal_callback=self._on_goal, handle_accepted_callback=self._on_accepted,
-                                   cancel_callback=lambda _goal: CancelResponse.ACCEPT, callback_group=group)
-        node.create_timer(POLL_PERIOD, self._poll, callback_group=group)
+                                   cancel_callback=lambda _goal: CancelResponse.ACCEPT)
+        node.create_timer(POLL_PERIOD, self._poll)
 
     def _on_goal(self, request) -> GoalResponse:
         target = self.target_of(request)

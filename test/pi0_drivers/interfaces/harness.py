@@ -39,8 +39,8 @@ _RIGS = itertools.count()
 
 class DriverRig:
     """A RobotDriverNode (with a SimulatorNode behind it) plus a probe node that publishes executor
-    commands, all in a namespace of their own: endpoints of an earlier test can linger on the DDS graph for a moment, and a test must
-    not see them (an action client would find a server that is gone)."""
+    commands, all in a namespace of their own: endpoints of an earlier test can linger on the DDS graph
+    for a moment, and a test must not see them (an action client would find a server that is gone)."""
 
     def __init__(self, ros, embodiment: str, sim: bool = True, **params):
         self.ros = ros
