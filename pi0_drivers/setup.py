@@ -14,7 +14,7 @@ setup(
     zip_safe=False,
     maintainer='pi0_ros maintainers',
     maintainer_email='maintainers@pi0-ros.dev',
-    description='The chunk executor and the per-robot drivers of pi0_ros (the same code on hardware and in simulation).',
+    description='The chunk executor and the per-robot drivers of pi0_ros (same code on hardware and in simulation).',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pi0_common.embodiment import ArmSpec, Embodiment
+from pi0_common.embodiment import Embodiment
+from pi0_common.embodiment_parts import ArmSpec
 from pi0_sim import render
 from pi0_sim.actuators import BaseDrive, JointGroup
 from pi0_sim.kinematics import planar_pose, solve_ik, transform_points

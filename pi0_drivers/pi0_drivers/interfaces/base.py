@@ -9,7 +9,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from pi0_common.commands import Command
-from pi0_common.embodiment import ArmSpec, BaseSpec, Embodiment
+from pi0_common.embodiment import Embodiment
+from pi0_common.embodiment_parts import ArmSpec, BaseSpec
 
 
 class InterfaceError(ValueError):

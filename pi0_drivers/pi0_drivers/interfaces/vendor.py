@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pi0_common.embodiment import ArmSpec
+from pi0_common.embodiment_parts import ArmSpec
 from pi0_drivers.interfaces.base import InterfaceError
 
 UR_ONLY_OVERRIDES = {'mode': 'arm_mode', 'gripper_mode': 'gripper_mode'}   # interface key -> driver parameter

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 from rosbags.highlevel import AnyReader
 
-from pi0_common.embodiment import CameraSpec, Embodiment
+from pi0_common.embodiment import Embodiment
+from pi0_common.embodiment_parts import CameraSpec
 
 from ..image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from .align import TimeSeries
