@@ -131,6 +131,6 @@ if ! stamp_ok colcon "$src_sig" || [[ ! -f "$ROOT/install/setup.bash" ]]; then
 fi
 
 # ------------------------------------------------------------ 5. smoke test
-env -u PYTHONPATH bash -c 'source "$1/tools/env.sh" && python -c "import rclpy, pi0_msgs.msg, pi0_common, pi0_policy, pi0_drivers"' \
+env -u PYTHONPATH bash -c 'source "$1/tools/env.sh" && python -c "import rclpy, pi0_msgs.msg, pi0_common, pi0_policy, pi0_drivers, pi0_sim, pi0_recording, pi0_bringup"' \
   _ "$ROOT" || die "smoke test failed: the workspace does not import"
 log "ready in $(( $(date +%s) - T0 ))s; use: source tools/env.sh"
