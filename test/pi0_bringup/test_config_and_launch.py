@@ -104,7 +104,8 @@ def test_launch_files_start_the_spec_nodes(launch_file):
                 walk(entity.visit(context) or [])
     walk(description.entities)
     assert nodes, f'{launch_file.name} starts no node'
-    assert SIMULATOR in {n.node_name.split('/')[-1] for n in nodes}, 'sim:=true starts no simulator'
+    assert ('pi0_sim', 'simulator') in {(n.node_package, n.node_executable) for n in nodes}, \
+        'sim:=true starts no simulator'
     prefixes = os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)
     for node in nodes:
         package, executable = node.node_package, node.node_executable

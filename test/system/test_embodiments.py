@@ -50,8 +50,8 @@ def driver_streams(emb) -> dict[str, type | None]:
             out[cfg['group_topic']] = vendor_type('interbotix_xs_msgs', 'JointGroupCommand')
             out[cfg['single_topic']] = vendor_type('interbotix_xs_msgs', 'JointSingleCommand')
         if driver == 'arx':
-            out[cfg['command_topic']] = vendor_type('arx_x5_msg', 'RobotCmd')
-            out[cfg['status_topic']] = vendor_type('arx_x5_msg', 'RobotStatus')
+            out[cfg['command_topic']] = vendor_type('arx5_arm_msg', 'RobotCmd')
+            out[cfg['status_topic']] = vendor_type('arx5_arm_msg', 'RobotStatus')
         out[arm.joint_state_topic] = JointState
     if emb.base is not None:
         out[emb.base.interface['topic']] = TwistStamped if emb.base.interface.get('stamped') else Twist

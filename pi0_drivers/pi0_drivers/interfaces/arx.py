@@ -23,9 +23,10 @@ this topic contract, per arm (topics from the embodiment's interface block, all 
 Hold: the executor keeps sending the held position, streamed like any command. Timeout: nothing is
 sent; the vendor controller keeps its last target.
 
-<pkg> is interface.msg_package, by default the first installed of arx_x5_msg (the vendor's ROS 2
-package until 2025) and arx5_arm_msg (its name since the 2025 "V2" workspace); the field layout is
-the same, but the type names differ on the wire, so it must be the one the vendor node was built with.
+<pkg> is interface.msg_package, by default arx5_arm_msg: the message package of the vendor's ROS 2
+workspace (ARXroboticsX/ARX_X5, ROS2/X5_ws/src/arxmsgros2/arx5_arm_msg), which its arx_x5_controller is
+built against. ROS 2 type names include the package, so a differently named copy of the same fields
+is another type on the wire: set msg_package to whatever the vendor node on the robot was built with.
 The launch files start the vendor node with arm_pub_topic_name/arm_sub_topic_name (V2) or the
 x5_cmd/x5_status names remapped to these topics.
 
@@ -49,30 +50,26 @@ from pi0_drivers.interfaces.vendor import (
     require_types,
 )
 
-PACKAGES = ('arx_x5_msg', 'arx5_arm_msg')
+DEFAULT_PACKAGE = 'arx5_arm_msg'
 INSTALL_HINT = 'build the vendor workspace of ARXroboticsX/ARX_X5 (ROS2/X5_ws) and source it'
 KEYS = {'command_topic', 'status_topic', 'msg_package', 'control_mode'}
 POSITION_CONTROL = 5
 STATUS_JOINTS = 6           # RobotStatus arrays: six joints, then the gripper at index 6
 
 
-def import_arx(package: str = '') -> tuple[str, tuple | None]:
-    """(package, (RobotCmd, RobotStatus) or None): the given package, or the first installed one."""
-    for pkg in ([package] if package else PACKAGES):
-        types = import_types(pkg, 'msg', ('RobotCmd', 'RobotStatus'))
-        if types is not None:
-            return pkg, types
-    return package or ' or '.join(PACKAGES), None
+def import_arx(package: str) -> tuple | None:
+    """(RobotCmd, RobotStatus) of the given ARX message package, or None when it is not installed."""
+    return import_types(package, 'msg', ('RobotCmd', 'RobotStatus'))
 
 
 def _config(cfg: dict, where: str) -> dict:
     check_keys(cfg, KEYS, where)
     out = {'command_topic': config_value(cfg, 'command_topic', str, where),
            'status_topic': config_value(cfg, 'status_topic', str, where),
-           'msg_package': config_value(cfg, 'msg_package', str, where, ''),
+           'msg_package': config_value(cfg, 'msg_package', str, where, DEFAULT_PACKAGE),
            'control_mode': config_value(cfg, 'control_mode', int, where, POSITION_CONTROL)}
-    if out['msg_package'] and out['msg_package'] not in PACKAGES:
-        raise InterfaceError(f'{where}: interface.msg_package {out["msg_package"]!r}, expected one of {PACKAGES}')
+    if not out['msg_package'].isidentifier():
+        raise InterfaceError(f'{where}: interface.msg_package {out["msg_package"]!r} is not a package name')
     return out
 
 
@@ -99,7 +96,8 @@ class ArxArm(ArmInterface):
         self.cfg = _config(merged_config(arm.interface, overrides, self.where, 'arx'), self.where)
         self.clamp = LimitClamp(arm)
         self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
-        self.package, types = import_arx(self.cfg['msg_package'])
+        self.package = self.cfg['msg_package']
+        types = import_arx(self.package)
         self.state_pub = None
         self.statuses = 0
         self.cmd_type, status_type = require_types(types, self.package, self.where, INSTALL_HINT)

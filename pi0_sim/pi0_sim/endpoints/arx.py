@@ -4,35 +4,17 @@ position-control mode, RobotStatus published from the simulated arm after every 
     command_topic  <pkg>/msg/RobotCmd      joint_pos[6] (rad), gripper (vendor units), mode
     status_topic   <pkg>/msg/RobotStatus   joint_pos[7], joint_vel[7]: six joints, then the gripper
 
-<pkg> is interface.msg_package, else the first installed of arx_x5_msg and arx5_arm_msg. The status is
+<pkg> is interface.msg_package, by default the vendor's arx5_arm_msg. The status is
 this arm's joint state on the wire, so the simulator leaves the arm's JointState to the driver's
 bridge (publishes_state), as on the real robot.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
 from pi0_sim.endpoints.base import SimEndpoint, vendor_types
-from pi0_sim.spec import SimConfigError
 
-PACKAGES = ('arx_x5_msg', 'arx5_arm_msg')
 POSITION_CONTROL = 5        # the vendor's arm-state enum: joint position control
-
-
-def arx_types(package: str, where: str) -> tuple:
-    """(RobotCmd, RobotStatus) of the given package, or of the first installed one."""
-    if package:
-        return vendor_types(package, 'msg', ('RobotCmd', 'RobotStatus'), where)
-    for pkg in PACKAGES:
-        try:
-            mod = importlib.import_module(f'{pkg}.msg')
-            return mod.RobotCmd, mod.RobotStatus
-        except (ImportError, AttributeError):
-            continue
-    raise SimConfigError(f'{where}: the simulated ARX node needs {" or ".join(PACKAGES)}: make setup builds it; '
-                         f'source tools/env.sh')
 
 
 class ArxSimEndpoint(SimEndpoint):
@@ -45,7 +27,8 @@ class ArxSimEndpoint(SimEndpoint):
         super().__init__(node, world, lock, embodiment, arm, config)
         self.received = 0
         self.publishes_state = True
-        cmd_type, self.status_type = arx_types(config.get('msg_package', ''), self.where)
+        cmd_type, self.status_type = vendor_types(config.get('msg_package', 'arx5_arm_msg'), 'msg',
+                                                   ('RobotCmd', 'RobotStatus'), self.where)
         self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
         self.status_pub = node.create_publisher(self.status_type, config['status_topic'], SENSOR_PUB_QOS)
         node.create_subscription(cmd_type, config['command_topic'], self._on_command, ROBOT_COMMAND_QOS)

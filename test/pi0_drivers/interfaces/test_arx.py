@@ -11,7 +11,7 @@ from pi0_common.qos import SENSOR_QOS
 
 from .harness import vendor
 
-arx = vendor('arx_x5_msg')
+arx = vendor('arx5_arm_msg')
 
 NAMES = [f'joint{i}' for i in range(1, 7)] + ['gripper']
 

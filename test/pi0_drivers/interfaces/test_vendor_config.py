@@ -18,7 +18,7 @@ def no_vendor(monkeypatch):
 
 
 @pytest.mark.parametrize('embodiment, package', [
-    ('trossen_bimanual', 'interbotix_xs_msgs'), ('franka', 'franka_msgs'), ('arx_mobile', 'arx_x5_msg'),
+    ('trossen_bimanual', 'interbotix_xs_msgs'), ('franka', 'franka_msgs'), ('arx_mobile', 'arx5_arm_msg'),
 ])
 def test_the_driver_refuses_to_start_without_the_vendor_package(ros, no_vendor, embodiment, package):
     with pytest.raises(InterfaceError, match=f'{package}.*not installed.*make setup builds'):
@@ -41,6 +41,6 @@ def test_ur_only_overrides_and_bad_values_are_refused_by_name():
     with pytest.raises(InterfaceError, match='gripper_open_threshold'):
         franka._hand_config(bad, 'franka/arm')
     with pytest.raises(InterfaceError, match='msg_package'):
-        arx._config({'command_topic': 'a', 'status_topic': 'b', 'msg_package': 'arx_msgs'}, 'arx/left')
+        arx._config({'command_topic': 'a', 'status_topic': 'b', 'msg_package': 'arx msgs'}, 'arx/left')
     with pytest.raises(InterfaceError, match='unknown interface field'):
         interbotix._config({'group_topic': 'g', 'single_topic': 's', 'group': 'arm'}, 'trossen/left', True)
