@@ -21,9 +21,12 @@ import time
 
 import numpy as np
 
+from pi0_bringup.console import Console
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
+from pi0_bringup.stack_spec import EXECUTOR, SIMULATOR, robot_stack
 from pi0_common.commands import MODE_ACTIVE
+from pi0_common.embodiment import load_embodiment
 from pi0_drivers.chunking import SWITCHING_MODES
 
 
@@ -47,19 +50,22 @@ def boundary_metrics(t: np.ndarray, q: np.ndarray, chunk: np.ndarray, joints: np
 
 
 def run_mode(mode: str, args) -> dict:
-    overrides = {'pi0_chunk_executor': {'switching': mode}, 'pi0_robot_driver': {'sim_camera_rate_hz': args.fps}}
-    with Stack(args.embodiment, sim=True, checkpoint=args.checkpoint, overrides=overrides,
-               policy_process=True) as stack:
-        emb = stack.executor.embodiment
+    overrides = {EXECUTOR: {'switching': mode}, SIMULATOR: {'camera_rate_hz': args.fps}}
+    specs = robot_stack(args.embodiment, sim=True, checkpoint=args.checkpoint, overrides=overrides)
+    emb = load_embodiment(args.embodiment)
+    with Stack(specs, log_level='warn', console=Console(live=False)) as stack:
         monitor = StackMonitor(emb, context=stack.context)
         stack.add_node(monitor)
         deadline = time.monotonic() + 120
         while not monitor.snapshot().chunk_t and time.monotonic() < deadline:
+            stack.check()
             time.sleep(0.1)
         start = len(monitor.snapshot().command_t)
         time.sleep(args.seconds)
+        time.sleep(0.6)                 # the latched status (2 Hz) catches up with the commands seen
         rec = monitor.snapshot()
-        status = stack.executor.status()
+        status = rec.status
+        stack.check()
     dt = emb.dt
     t = np.asarray(rec.command_t[start:])
     q = np.stack(rec.command_q[start:])

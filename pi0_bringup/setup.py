@@ -18,7 +18,7 @@ setup(
     zip_safe=False,
     maintainer='pi0_ros maintainers',
     maintainer_email='maintainers@pi0-ros.dev',
-    description='Launch files, per-embodiment configuration and the in-process runner of pi0_ros.',
+    description='Launch files, per-embodiment configuration, the stack specification, the process runner and tools.',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

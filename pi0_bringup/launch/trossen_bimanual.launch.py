@@ -7,8 +7,8 @@ log_level. Every robot topic is relative: namespace moves them all; to rename si
 this file inside a GroupAction with launch_ros.actions.SetRemap(src=..., dst=...).
 """
 
-from pi0_bringup.launch_util import robot_stack
+from pi0_bringup.launch_util import include_stack
 
 
 def generate_launch_description():
-    return robot_stack('trossen_bimanual')
+    return include_stack('trossen_bimanual')

@@ -6,8 +6,8 @@ Arguments as in pi0_stack.launch.py: sim, checkpoint, instruction, namespace, pa
 log_level.
 """
 
-from pi0_bringup.launch_util import robot_stack
+from pi0_bringup.launch_util import include_stack
 
 
 def generate_launch_description():
-    return robot_stack('ur5e')
+    return include_stack('ur5e')

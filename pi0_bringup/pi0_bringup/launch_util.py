@@ -8,7 +8,7 @@ from launch.substitutions import PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
 
-def robot_stack(embodiment: str) -> LaunchDescription:
+def include_stack(embodiment: str) -> LaunchDescription:
     """pi0_stack.launch.py for one robot; the stack's arguments (sim, checkpoint, instruction, namespace,
     params_file, switching, log_level) pass through from the command line."""
     stack = PathJoinSubstitution([FindPackageShare('pi0_bringup'), 'launch', 'pi0_stack.launch.py'])

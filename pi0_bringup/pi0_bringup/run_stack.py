@@ -100,14 +100,19 @@ def main(argv=None) -> int:
         diagnostics = Diagnostics(client.node)
         task = TaskStateWatcher(client.node) if args.sim else None
         console.line(f'pi0_ros: nodes up in {time.monotonic() - t_start:.1f} s')
+        episodes = Episodes(client, task, args, monitor) if args.sim and args.episode_seconds > 0 else None
+        if episodes is not None:
+            episodes.update(0.0)      # the first episode resumes the executor (an attached one may be paused)
         deadline = time.monotonic() + args.startup_timeout
         while not monitor.snapshot().chunk_t:
             check_alive()
             if time.monotonic() > deadline:
-                console.line(f'pi0_ros: no chunk within {args.startup_timeout:g} s (see the policy node log above)')
+                status = monitor.snapshot().status
+                hint = (f'the executor is {status.state}' if status is not None and status.state != 'active'
+                        else 'see the policy node log')
+                console.line(f'pi0_ros: no chunk within {args.startup_timeout:g} s ({hint})')
                 return 1
             time.sleep(0.1)
-        episodes = Episodes(client, task, args, monitor) if args.sim and args.episode_seconds > 0 else None
         t0 = time.monotonic()
         last_print = -1e9
         while (elapsed := time.monotonic() - t0) < args.duration:
@@ -170,7 +175,8 @@ class Episodes:
         self.controls.pause()
         time.sleep(0.1)                       # the pause's hold reaches the driver before the reset
         self.episode_number = self.controls.reset()
-        self.instruction_pub.publish(String(data=text))
+        if text:                              # none given: the policy keeps its own
+            self.instruction_pub.publish(String(data=text))
         time.sleep(0.2)                       # the new instruction and fresh frames reach the policy
         self.controls.resume()
         self.starts.append(self.client.node.get_clock().now().nanoseconds * 1e-9)

@@ -95,20 +95,44 @@ class NodeSpinner:
 
 
 def run_node(node_cls, args=None) -> None:
-    """main() of every pi0_ros node executable: init, spin, clean shutdown."""
-    rclpy.init(args=args)
-    node = None
+    """main() of every pi0_ros node executable: init, spin until SIGINT or SIGTERM, clean shutdown.
+
+    The signals only set a flag (rclpy's own handler is not installed): the executor finishes the
+    callback it is in, the node is destroyed while the context is still valid (a node's destroy_node
+    stops its worker threads, which may still publish), and only then is rclpy shut down. So a stop
+    never races a callback against a dead context, a second signal during clean-up changes nothing,
+    and the process exits 0. A node that cannot start because of its configuration (a ValueError such
+    as a bad parameter, an unknown embodiment, a missing checkpoint) logs one line saying why and
+    exits 1; the traceback is logged at debug level.
+    """
+    import os
+    import signal
+    import sys
+    import traceback
+
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    executor = SingleThreadedExecutor()
+    node, code = None, 0
     try:
         node = node_cls()
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.1)
+    except ValueError as e:
+        logger = rclpy.logging.get_logger(os.path.basename(sys.argv[0]) or node_cls.__name__)
+        logger.fatal(f'cannot start: {e}')
+        logger.debug(traceback.format_exc())
+        code = 1
     finally:
-        try:
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown()
-        except KeyboardInterrupt:       # a second Ctrl-C during clean-up: nothing left to save
-            pass
+        if node is not None:
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown(timeout_sec=1.0)
+        rclpy.try_shutdown()
+    if code:
+        sys.exit(code)

@@ -235,7 +235,9 @@ class PolicyNode(Node):
         self.diag_pub.publish(diag)
 
     def destroy_node(self):
-        self.worker.shutdown(wait=True, cancel_futures=True)
+        worker = getattr(self, 'worker', None)      # absent when __init__ failed before creating it
+        if worker is not None:
+            worker.shutdown(wait=True, cancel_futures=True)   # an inference in flight finishes and publishes
         return super().destroy_node()
 
 

@@ -1,7 +1,7 @@
-"""collect_demos end to end: scripted-expert demonstrations recorded through the ROS stack (sim
-driver, recorder services, DDS). The bags are checked independently of the expert: the layout is
-replayed from the seed and the last recorded joint state, through the arm's kinematics, must put
-the tool on the named block."""
+"""collect_demos end to end: scripted-expert demonstrations recorded through the ROS stack (simulator,
+driver, recorder and expert each in its own process; services, an action, DDS). The bags are checked
+independently of the expert: the layout is replayed from the seed and the last recorded joint state,
+through the arm's kinematics, must put the tool on the named block."""
 
 from __future__ import annotations
 
@@ -36,12 +36,12 @@ def test_two_demonstrations_reach_the_named_blocks(tmp_path, capsys):
     assert [b.name[:14] for b in bags] == ['ur5e_ep000000_', 'ur5e_ep000001_']
 
     emb = load_embodiment('ur5e')
-    # The driver's world: one layout and start pose at start, one of each per reset.
+    # The simulator's world: episode i is reset with seed SEED + i (layout and start pose).
     world = SimWorld(emb, seed=SEED, start_spread=START_SPREAD)
     chain = world.spec.arms['arm'].chain
     joint_names = [j.name for j in emb.arms[0].joints]
-    for bag, instruction in zip(bags, ['reach the red block', 'reach the blue block'], strict=True):
-        world.reset()
+    for i, (bag, instruction) in enumerate(zip(bags, ['reach the red block', 'reach the blue block'], strict=True)):
+        world.reset(seed=SEED + i)
         meta = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
         assert meta['version'] == 8
         assert meta['custom_data']['task'] == instruction and meta['custom_data']['success'] == 'true'
@@ -76,6 +76,7 @@ def test_bad_arguments_are_refused():
     with pytest.raises(SystemExit):
         parse_args(['--episodes', '0', '--out', 'x'])
     with pytest.raises(SystemExit):
-        parse_args(['--episodes', '2'])
+        parse_args(['--episodes', '2'])                 # --out is needed unless --attach
+    assert parse_args(['--episodes', '2', '--attach']).attach
     with pytest.raises(SystemExit):
         parse_args(['--episodes', '2', '--out', 'x', '--start-spread', '1.5'])

@@ -1,7 +1,8 @@
-"""Every embodiment besides the UR5e (test_ur5e_loop.py) in simulation, composed by the in-process runner
-from its config file with random π₀ weights: chunks flow and are executed, the executor's commands stay
-within the limits, the driver speaks the robot's real interface on the real topics, and a mobile base
-gets zero velocity from the driver's watchdog when the commands stop.
+"""Every embodiment besides the UR5e (test_ur5e_loop.py) in simulation, started by the process runner
+from its config file (simulator, driver, executor, policy: each its own process) with random π₀
+weights: chunks flow and are executed, the executor's commands stay within the limits, the driver
+speaks the robot's real interface on the real topics, and when the executor process is killed the
+driver's watchdog sends a mobile base zero velocity and the base stops (seen on its odometry).
 
 Vendor message types (Interbotix, Franka, ARX) come from the test fixtures when they are built and
 sourced; without them the drivers run the documented simulation fallback, and the test checks that
@@ -14,12 +15,14 @@ import time
 import numpy as np
 import pytest
 from geometry_msgs.msg import Twist, TwistStamped
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
+from pi0_bringup.stack_spec import EXECUTOR, robot_stack
 from pi0_common.commands import MODE_ACTIVE
 from pi0_common.embodiment import load_embodiment
 from pi0_common.qos import SENSOR_QOS
@@ -58,9 +61,12 @@ def driver_streams(emb) -> dict[str, type | None]:
     return out
 
 
-def wait(cond, timeout: float) -> bool:
+def wait(cond, timeout: float, stack: Stack | None = None) -> bool:
+    """Poll ``cond``; with ``stack``, fail at once (naming the node) if a node process dies meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stack is not None:
+            stack.check()
         if cond():
             return True
         time.sleep(0.05)
@@ -74,8 +80,8 @@ def test_the_embodiment_runs_in_simulation(robot):
     streams = driver_streams(emb)
     # The executor's first chunk request can go out before the policy node has discovered it; it is then
     # repeated after request_timeout (5 s by default): 1 s keeps the test short.
-    overrides = {'pi0_policy': {'seed': 0}, 'pi0_chunk_executor': {'request_timeout': 1.0}}
-    with Stack(robot, sim=True, checkpoint='random:pi0_tiny', overrides=overrides) as stack:
+    overrides = {'pi0_policy': {'seed': 0}, EXECUTOR: {'request_timeout': 1.0}}
+    with Stack(robot_stack(robot, sim=True, checkpoint='random:pi0_tiny', overrides=overrides)) as stack:
         monitor = StackMonitor(emb, context=stack.context)
         stack.add_node(monitor)
         seen = {}
@@ -84,32 +90,41 @@ def test_the_embodiment_runs_in_simulation(robot):
                 seen[topic] = []
                 qos = SENSOR_QOS if kind is JointState else 10
                 monitor.create_subscription(kind, topic, seen[topic].append, qos)
+        odometry = []
+        if emb.base is not None:
+            monitor.create_subscription(Odometry, emb.base.odometry_topic, odometry.append, SENSOR_QOS)
         silent = [t for t, kind in streams.items() if kind is None]
+
+        def executed():
+            status = monitor.snapshot().status
+            return status.chunks_executed if status is not None else 0
 
         def active():
             return sum(m == MODE_ACTIVE for m in monitor.snapshot().command_mode)
         # a second of active commands, from at least two chunks
-        assert wait(lambda: active() >= emb.control_rate_hz and stack.executor.status().chunks_executed >= 2,
-                    RUN_TIMEOUT), f'{robot}: no chunks executed: {stack.executor.status()}'
-        assert wait(lambda: all(seen.values()), 5), \
+        assert wait(lambda: active() >= emb.control_rate_hz and executed() >= 2, RUN_TIMEOUT, stack), \
+            f'{robot}: no chunks executed: {monitor.snapshot().status}'
+        assert wait(lambda: all(seen.values()), 5, stack), \
             f'{robot}: nothing on {[t for t, m in seen.items() if not m]}'
-        for topic in silent:     # the vendor package is missing: the fallback drives the simulator directly
-            assert stack.driver.count_publishers(topic) == 0, f'{robot}: {topic} should be silent'
+        for topic in silent:     # the vendor package is missing: the topic must stay silent
+            assert stack.node.count_publishers(topic) == 0, f'{robot}: {topic} should be silent'
         rec = monitor.snapshot()
 
         if emb.base is not None:
-            # stop the executor's tick: the driver's watchdog must zero the base, and the base stop
+            # The executor crashes: the driver's watchdog must zero the base, and the base stop.
             base_topic = emb.base.interface['topic']
-            for timer in stack.executor.timers:
-                timer.cancel()
-            time.sleep(0.1)
+            stack.kill(EXECUTOR)
             count = len(seen[base_topic])
             assert wait(lambda: len(seen[base_topic]) >= count + 3, 3), f'{robot}: no zero twists on {base_topic}'
             last = seen[base_topic][-1]
             twist = last.twist if isinstance(last, TwistStamped) else last
             assert (twist.linear.x, twist.linear.y, twist.angular.z) == (0.0, 0.0, 0.0)
-            assert wait(lambda: max(abs(v) for k, v in stack.driver.sim.world.odometry().items()
-                                    if k in ('vx', 'vy', 'wz')) < 1e-6, 3), f'{robot}: the base did not stop'
+
+            def base_still():
+                t = odometry[-1].twist.twist
+                return max(abs(t.linear.x), abs(t.linear.y), abs(t.angular.z)) < 1e-6
+            assert wait(base_still, 3), f'{robot}: the base did not stop'
+            assert stack.died() == {EXECUTOR: -9}        # and the runner noticed the crash
 
     q, t = np.stack(rec.command_q), np.asarray(rec.command_t)
     assert np.all(np.isfinite(q))

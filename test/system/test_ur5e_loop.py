@@ -1,14 +1,18 @@
-"""The whole UR5e slice in simulation, composed by the in-process runner from config/ur5e.yaml: camera
-pixels and joint states -> π₀ -> chunks -> executor -> UR trajectory messages -> the simulated arm."""
+"""The whole UR5e slice in simulation, started by the process runner from config/ur5e.yaml: camera
+pixels and joint states -> π₀ -> chunks -> executor -> UR trajectory messages -> the simulated arm, each
+node in its own process, watched from outside like a user would."""
 
 import numpy as np
 import pytest
+from pi0_msgs.msg import ExecutorStatus
 from sensor_msgs.msg import Image
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_bringup.monitor import StackMonitor
 from pi0_bringup.runner import Stack
+from pi0_bringup.stack_spec import POLICY, robot_stack
 from pi0_common.commands import MODE_ACTIVE
+from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import to_sec
 from pi0_common.qos import SENSOR_QOS
 
@@ -16,9 +20,10 @@ from pi0_common.qos import SENSOR_QOS
 @pytest.fixture(scope='module')
 def run():
     """Run the stack once for a few seconds and keep what was seen."""
-    with Stack('ur5e', sim=True, checkpoint='random:pi0_tiny', instruction='reach the blue block',
-               overrides={'pi0_policy': {'seed': 0}}) as stack:
-        emb = stack.executor.embodiment
+    specs = robot_stack('ur5e', sim=True, checkpoint='random:pi0_tiny', instruction='reach the blue block',
+                        overrides={POLICY: {'seed': 0}})
+    with Stack(specs) as stack:
+        emb = load_embodiment('ur5e')
         monitor = StackMonitor(emb, context=stack.context)
         stack.add_node(monitor)
         trajectories, images = [], []
@@ -29,8 +34,13 @@ def run():
         assert _wait(lambda: monitor.snapshot().measured_q, 20)
         start_q = monitor.snapshot().measured_q[-1].copy()
         assert _wait(lambda: sum(m == MODE_ACTIVE for m in monitor.snapshot().command_mode) >= 60, 60)
+        assert _wait(lambda: (monitor.snapshot().status or s0).chunks_executed >= 3, 10)
+        stack.check()
         yield dict(emb=emb, rec=monitor.snapshot(), trajectories=list(trajectories), images=list(images),
-                   start_q=start_q, status=stack.executor.status(), driver=stack.driver)
+                   start_q=start_q, status=monitor.snapshot().status)
+
+
+s0 = ExecutorStatus()
 
 
 def _wait(cond, timeout):
