@@ -65,7 +65,7 @@ def test_argument_combinations_start_the_right_nodes():
     assert set(only) == {'recorder'}
     leader = nodes_for(output_dir='/tmp/bags', teleop='leader', sim='true', camera_transport='compressed',
                        embodiment='trossen_bimanual')
-    assert set(leader) == {'recorder', 'teleop', 'robot_driver'}
+    assert set(leader) == {'recorder', 'teleop', 'robot_driver', 'simulator'}     # sim:=true adds the simulator
     declared = {p.name for p in recorder_node.PARAMETERS} | {recorder_node.EXTRA_TOPICS}
     assert set(leader['recorder']) <= declared
     assert set(leader['teleop']) <= {p.name for p in teleop_node.PARAMETERS}
