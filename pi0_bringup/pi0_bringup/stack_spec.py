@@ -155,7 +155,8 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
         policy['checkpoint'] = checkpoint
     if instruction:
         policy['instruction'] = instruction
-    executor = {'embodiment': embodiment}
+    # On hardware (sim false) the executor starts disarmed and caps its velocity scale; in simulation not.
+    executor = {'embodiment': embodiment, 'hardware': not sim}
     if switching:
         executor['switching'] = switching
     # The simulator first (the robot's state flows), the policy last (loading and warm-up take a while).

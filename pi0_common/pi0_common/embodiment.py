@@ -56,6 +56,7 @@ class Embodiment:
     arms: tuple[ArmSpec, ...]
     base: BaseSpec | None
     cameras: tuple[CameraSpec, ...]
+    max_state_age: float = 0.2  # s: joint states older than this stop all commanding
     sim: dict[str, Any] = field(default_factory=dict, compare=False)  # read by the simulator
 
     # ---------------------------------------------------------------- derived layout
@@ -89,6 +90,10 @@ class Embodiment:
     @property
     def max_rate(self) -> np.ndarray:
         return np.array([d.max_rate for d in self.dims])
+
+    @property
+    def max_accel(self) -> np.ndarray:
+        return np.array([d.max_accel for d in self.dims])
 
     @property
     def home(self) -> np.ndarray:
@@ -174,7 +179,7 @@ def _flatten_dims(emb: Embodiment) -> tuple[DimSpec, ...]:
     for arm in emb.arms:
         for j in arm.joints:
             dims.append(DimSpec(len(dims), f'{arm.name}/{j.name}', 'joint', j.lower, j.upper,
-                                j.max_velocity, j.home))
+                                j.max_velocity, j.home, j.max_acceleration))
         if arm.gripper is not None:
             dims.append(DimSpec(len(dims), f'{arm.name}/gripper', 'gripper', 0.0, 1.0,
                                 arm.gripper.max_rate, arm.gripper.home))
@@ -253,15 +258,16 @@ class _Fields:
 
 def _parse_joint(raw: Any, where: str) -> JointSpec:
     f = _Fields(raw, where)
-    j = JointSpec(f.get('name', str), f.get('lower', float), f.get('upper', float),
-                  f.get('max_velocity', float), f.get('home', float, 0.0))
+    j = JointSpec(name=f.get('name', str), lower=f.get('lower', float), upper=f.get('upper', float),
+                  max_velocity=f.get('max_velocity', float), max_acceleration=f.get('max_acceleration', float),
+                  home=f.get('home', float, 0.0))
     f.done()
     if not j.lower < j.upper:
         raise EmbodimentError(f'{where}: lower ({j.lower}) must be below upper ({j.upper})')
     if not j.lower <= j.home <= j.upper:
         raise EmbodimentError(f'{where}: home {j.home} outside [{j.lower}, {j.upper}]')
-    if j.max_velocity <= 0:
-        raise EmbodimentError(f'{where}.max_velocity: must be positive')
+    if j.max_velocity <= 0 or j.max_acceleration <= 0:
+        raise EmbodimentError(f'{where}: max_velocity and max_acceleration must be positive')
     return j
 
 
@@ -300,7 +306,8 @@ def parse_embodiment(raw: Any) -> Embodiment:
             name=af.get('name', str), joint_state_topic=af.get('joint_state_topic', str),
             joints=joints,
             gripper=_parse_gripper(gripper_raw, f'{where}.gripper') if gripper_raw is not None else None,
-            camera=af.get('camera', str, None), interface=af.get('interface', dict, {}))
+            camera=af.get('camera', str, None), interface=af.get('interface', dict, {}),
+            speed_scaling_topic=af.get('speed_scaling_topic', str, None))
         af.done()
         names = [j.name for j in joints] + ([arm.gripper.joint] if arm.gripper else [])
         if len(set(names)) != len(names):
@@ -345,10 +352,11 @@ def parse_embodiment(raw: Any) -> Embodiment:
         name=name, description=f.get('description', str, ''),
         control_rate_hz=f.get('control_rate_hz', float), executed_steps=f.get('executed_steps', int),
         horizon=f.get('horizon', int, 50), norm_stats_asset=f.get('norm_stats_asset', str, name),
+        max_state_age=f.get('max_state_age', float, 0.2),
         arms=tuple(arms), base=base, cameras=tuple(cameras), sim=f.get('sim', dict, {}))
     f.done()
-    if emb.control_rate_hz <= 0:
-        raise EmbodimentError('control_rate_hz: must be positive')
+    if emb.control_rate_hz <= 0 or emb.max_state_age <= 0:
+        raise EmbodimentError('control_rate_hz and max_state_age: must be positive')
     if not 0 < emb.executed_steps <= emb.horizon:
         raise EmbodimentError(f'executed_steps: must be in [1, horizon={emb.horizon}], got {emb.executed_steps}')
     if emb.valid_dims > UNIFIED_DIM:

@@ -6,6 +6,7 @@ Pure Python: no rclpy import.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ class JointSpec:
     lower: float                # rad
     upper: float                # rad
     max_velocity: float         # rad/s
+    max_acceleration: float     # rad/s^2: the executor's ramps (starts, holds, stops) stay below it
     home: float                 # rad
 
 
@@ -59,6 +61,9 @@ class ArmSpec:
     gripper: GripperSpec | None
     camera: str | None          # wrist camera slot, if any
     interface: dict[str, Any] = field(default_factory=dict, compare=False)  # read by the driver
+    # std_msgs/Float64 in percent where the robot's controller reports its speed scaling (UR): at 0 the
+    # controller is frozen (program paused, protective stop) and the executor holds
+    speed_scaling_topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ class BaseSpec:
     max_acceleration: tuple[float, ...]  # per axis, m/s^2 or rad/s^2
     odometry_topic: str
     interface: dict[str, Any] = field(default_factory=dict, compare=False)  # read by the driver
+    # std_msgs/Float64 in percent where the robot's controller reports its speed scaling (UR): at 0 the
+    # controller is frozen (program paused, protective stop) and the executor holds
+    speed_scaling_topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,3 +102,4 @@ class DimSpec:
     upper: float
     max_rate: float             # per second: rad/s for joints, 1/s for grippers, m/s^2 or rad/s^2 for base
     home: float
+    max_accel: float = math.inf  # per second^2, on the rate above: rad/s^2 for joints (none for grippers, bases)

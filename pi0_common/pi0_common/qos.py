@@ -17,10 +17,15 @@ SENSOR_PUB_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
                             reliability=ReliabilityPolicy.RELIABLE)   # what ros2_control broadcasters offer
 CHUNK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                        reliability=ReliabilityPolicy.RELIABLE)       # chunks, requests, executor commands
-ROBOT_COMMAND_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
-                               reliability=ReliabilityPolicy.RELIABLE)   # controllers subscribe reliable
+# Commands to the robot's controllers (reliable: controllers subscribe reliable). Depth 1: every message
+# is a complete set-point or segment that supersedes the one before, so after a stall (a slow network, a
+# busy subscriber) only the newest may be delivered; a deeper queue would replay stale set-points.
+ROBOT_COMMAND_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                               reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)   # instruction, status
+EVENT_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+                       reliability=ReliabilityPolicy.RELIABLE)   # volatile: matches volatile and latched publishers
 
 
 def warn_on_incompatible_qos(node, topic: str):

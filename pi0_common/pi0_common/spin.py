@@ -134,5 +134,10 @@ def run_node(node_cls, args=None) -> None:
             node.destroy_node()
         executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
+        # From here on a signal can only come too late (launch forwards its SIGINT after the terminal's):
+        # ignore it, since Python puts the default handler back while it finalizes, and a signal then
+        # would end a clean shutdown as 'killed by SIGINT'.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
     if code:
         sys.exit(code)

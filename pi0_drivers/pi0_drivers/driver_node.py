@@ -12,11 +12,13 @@ from __future__ import annotations
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.node import Node
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
 
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import MessageError, command_from_msg
 from pi0_common.params import Param, declare_all, positive
-from pi0_common.qos import CHUNK_QOS
+from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS
 from pi0_common.spin import run_node
 from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
 from pi0_drivers.interfaces.base import InterfaceError
@@ -57,7 +59,13 @@ class RobotDriverNode(Node):
         self.commands_refused = 0
         self.last_command_time: float | None = None
         self._joint_states_seen = False
+        self.estop_latched = False
         self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS)
+        # The e-stop latches here too, whoever commands (executor, teleop, a script): volatile and latched
+        # subscriptions, as in the executor, so no publisher's QoS can miss it.
+        self.create_subscription(Bool, 'pi0/estop', self._on_estop, EVENT_QOS)
+        self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS)
+        self.create_service(Trigger, 'pi0/driver/reset_estop', self._srv_reset_estop)
         self.create_timer(0.1, self._on_watchdog)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -76,6 +84,11 @@ class RobotDriverNode(Node):
             self.commands_refused += 1
             self.get_logger().error(f'command refused, nothing sent: {e}', throttle_duration_sec=2.0)
             return
+        if self.estop_latched and command.mode != ExecutorCommand.MODE_ESTOP:
+            self.commands_refused += 1
+            self.get_logger().error('command refused, nothing sent: the e-stop is latched (only the executor\'s '
+                                    'e-stop ramp passes; pi0/driver/reset_estop resets)', throttle_duration_sec=2.0)
+            return
         if command.stamp < now - self.params.max_command_age:
             self.commands_refused += 1
             self.get_logger().warning(f'command refused, nothing sent: stale by {now - command.stamp:.3f} s',
@@ -85,6 +98,17 @@ class RobotDriverNode(Node):
             interface.send(command, now)
         self.commands_sent += 1
         self.last_command_time = now
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data and not self.estop_latched:
+            self.estop_latched = True
+            self.get_logger().error('E-STOP latched: no command passes but the executor\'s e-stop ramp until '
+                                    'pi0/driver/reset_estop')
+
+    def _srv_reset_estop(self, _request, response):
+        response.success, self.estop_latched = self.estop_latched, False
+        response.message = 'e-stop reset' if response.success else 'no e-stop was latched'
+        return response
 
     def _on_watchdog(self) -> None:
         now = self.now()
@@ -107,11 +131,14 @@ class RobotDriverNode(Node):
         diag = DiagnosticArray()
         diag.header.stamp = self.get_clock().now().to_msg()
         level = DiagnosticStatus.OK if self._joint_states_seen or self.commands_sent else DiagnosticStatus.WARN
+        if self.estop_latched:
+            level = DiagnosticStatus.ERROR
         diag.status.append(DiagnosticStatus(
             level=level, name=f'{self.get_name()}: {self.embodiment.name}', hardware_id=self.embodiment.name,
             message='; '.join(i.describe() for i in self.arms + self.bases), values=[
                 KeyValue(key='commands_sent', value=str(self.commands_sent)),
-                KeyValue(key='commands_refused', value=str(self.commands_refused))]))
+                KeyValue(key='commands_refused', value=str(self.commands_refused)),
+                KeyValue(key='estop_latched', value=str(self.estop_latched).lower())]))
         self.diag_pub.publish(diag)
 
 

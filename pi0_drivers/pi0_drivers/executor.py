@@ -2,12 +2,22 @@
 the next chunk, and when to hold. The ROS node (executor_node.py) only feeds it messages and time.
 
 States:
+    disarmed  a stack on hardware starts here: nothing at all is commanded until resume() arms it
     waiting   no chunk yet (after start, resume or reset): hold, ask for a chunk
     active    following a chunk
     holding   watchdog: the chunk ran out and no fresh one came; hold the arms, zero the base
-    paused    pause service: hold, ignore chunks until resume
+    paused    pause service, or the robot stopped following (tracking error): hold, ignore chunks
+              until resume
     stopped   stop service: like paused, but the chunk history is dropped
+    frozen    the robot's controller froze (UR speed scaling 0: program paused, protective stop):
+              hold where the robot is; when it runs again, wait for a chunk observed after that
     estop     e-stop latched: hold and refuse everything until reset
+
+Every command is limited from where the robot is: the first command after a start, a resume, a
+freeze or a tracking fault starts at the measured position at rest, and every command then moves
+within the joint limits, velocity limits (scaled) and acceleration limits of the embodiment. With no
+joint state, or one older than max_state_age, nothing is commanded at all. Holds and e-stops slow
+down within the acceleration limits.
 
 Pure Python and numpy: no rclpy import.
 """
@@ -15,69 +25,16 @@ Pure Python and numpy: no rclpy import.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from pi0_common.commands import MODE_ACTIVE, MODE_ESTOP, MODE_HOLD, ChunkRequestInfo, Command, first_non_finite
 from pi0_common.embodiment import Embodiment
-from pi0_drivers.chunking import SWITCHING_MODES, Chunk, ChunkBlender, LatencyEstimator
-from pi0_drivers.safety import Limits, largest_jump, limit_trajectory
+from pi0_drivers.chunking import Chunk, ChunkBlender, LatencyEstimator
+from pi0_drivers.executor_config import ExecutorConfig, ExecutorStats
+from pi0_drivers.safety import Limits, largest_jump, limit_motion, stop_motion
 
 _EPS = 1e-6   # step-index tolerance: times are sums of float steps (0.05 * 19 is not exactly 0.95)
-
-
-@dataclass(frozen=True)
-class ExecutorConfig:
-    """Every number of the executor's behaviour (DESIGN.md section 7)."""
-
-    executed_steps: int                 # open-loop horizon: steps of a chunk executed before the next
-    rate_hz: float                      # tick rate, the embodiment's control rate
-    switching: str = 'replace'          # see chunking.SWITCHING_MODES
-    crossfade_steps: int = 5
-    ensemble_decay: float = 0.1
-    overrun_steps: int = 8              # keep following a chunk this many steps past executed_steps
-                                        # while the next one is late, then hold (watchdog)
-    request_margin: float = 0.05        # s, ask for the next chunk this much earlier than needed
-    request_timeout: float = 5.0        # s, ask again if a request got no answer
-    lookahead_points: int = 10          # rows per command (trajectory drivers use them)
-    velocity_scale: float = 1.0         # fraction of the joint velocity limits allowed
-    position_margin: float = 0.0        # rad kept away from the joint limits
-    max_joint_jump: float = 0.35        # rad, refuse a chunk that starts further than this away
-    max_gripper_jump: float = 1.0
-    max_future: float = 0.5             # s, refuse chunks stamped further in the future (clock skew)
-    rtc_execution_horizon: int = 10     # steps of committed actions sent for real-time chunking
-
-    def __post_init__(self):
-        if self.switching not in SWITCHING_MODES:
-            raise ValueError(f'switching: expected one of {", ".join(SWITCHING_MODES)}, got {self.switching!r}')
-        for name in ('executed_steps', 'crossfade_steps', 'lookahead_points', 'rtc_execution_horizon'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        for name in ('rate_hz', 'request_timeout', 'max_joint_jump', 'max_gripper_jump'):
-            if not getattr(self, name) > 0:
-                raise ValueError(f'{name} must be positive, got {getattr(self, name)}')
-        for name in ('overrun_steps', 'request_margin', 'max_future', 'position_margin', 'ensemble_decay'):
-            if getattr(self, name) < 0:
-                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
-
-    @property
-    def dt(self) -> float:
-        return 1.0 / self.rate_hz
-
-
-@dataclass
-class ExecutorStats:
-    chunks_received: int = 0
-    chunks_accepted: int = 0
-    chunks_rejected: int = 0
-    chunks_executed: int = 0
-    ticks: int = 0
-    steps_skipped: int = 0
-    watchdog_holds: int = 0
-    requests: int = 0
-    last_error: str = ''
-    rejected_reasons: list[str] = field(default_factory=list)
 
 
 class ChunkExecutor:
@@ -92,20 +49,43 @@ class ChunkExecutor:
         self.blender = ChunkBlender(config.switching, config.crossfade_steps, config.ensemble_decay)
         self.latency = LatencyEstimator()
         self.stats = ExecutorStats()
-        self.state = 'waiting'
+        self.state = 'disarmed' if config.hardware else 'waiting'
         self._base_idx = np.array(embodiment.base_indices(), dtype=int)
+        self._joint_idx = np.array(embodiment.indices('joint'), dtype=int)
         self._measured: np.ndarray | None = None
+        self._measured_stamp = -math.inf
         self._last_command: np.ndarray | None = None
+        self._base_command = np.zeros(len(self._base_idx))
+        self._last_rate = np.zeros(embodiment.valid_dims)   # per second, of the last command
         self._last_command_time: float | None = None
+        self.blocked = ''                          # why nothing is commanded now ('' when commanding)
         self._executing_id: int | None = None    # chunk whose first command went out
         self._request_id = 0
         self._request_sent_at: float | None = None
         self._accept_after = -math.inf             # observations older than the last resume are stale
 
     # ---------------------------------------------------------------- inputs
-    def update_measured(self, state: np.ndarray) -> None:
-        """The robot's measured state (valid dims). Used to hold before the first command."""
-        self._measured = np.asarray(state, dtype=float)
+    def update_measured(self, state: np.ndarray, stamp: float) -> None:
+        """The robot's measured state (valid dims) and when it was measured (s, the clock of ``now``)."""
+        if stamp >= self._measured_stamp:
+            self._measured, self._measured_stamp = np.asarray(state, dtype=float), stamp
+
+    def _fresh(self, now: float) -> str:
+        """'' when the measured state is fresh, else why it is not."""
+        if self._measured is None:
+            return 'no joint state yet'
+        age = now - self._measured_stamp
+        if age > self.config.max_state_age:
+            return f'joint states are {age:.3f} s old (max_state_age {self.config.max_state_age:g} s)'
+        return ''
+
+    def _rereference(self) -> None:
+        """The next command starts where the robot is, at rest (no catch-up motion, ever). A base keeps
+        the velocity it was last commanded, from which it ramps within its acceleration limits."""
+        if self._last_command is not None:
+            self._base_command = self._last_command[self._base_idx].copy()
+        self._last_command = self._last_command_time = None
+        self._last_rate = np.zeros(self.embodiment.valid_dims)
 
     @property
     def reference(self) -> np.ndarray | None:
@@ -115,7 +95,7 @@ class ChunkExecutor:
         if self._measured is None:
             return None
         ref = self._measured.copy()
-        ref[self._base_idx] = 0.0
+        ref[self._base_idx] = self._base_command    # base velocities are commands, not measurements
         return ref
 
     def offer_chunk(self, chunk_id: int, stamp: float, dt: float, actions: np.ndarray, now: float,
@@ -143,8 +123,11 @@ class ChunkExecutor:
     def _validate(self, chunk_id: int, stamp: float, dt: float, actions: np.ndarray,
                   now: float) -> tuple[bool, str]:
         cfg, emb = self.config, self.embodiment
-        if self.state in ('paused', 'stopped', 'estop'):
+        if self.state in ('disarmed', 'paused', 'stopped', 'frozen', 'estop'):
             return False, f'chunk {chunk_id} ignored: executor is {self.state}'
+        stale = self._fresh(now)
+        if stale:
+            return False, f'chunk {chunk_id} refused: {stale}'
         actions = np.asarray(actions)
         if actions.ndim != 2 or actions.shape[1] != emb.valid_dims:
             return False, (f'chunk {chunk_id} refused: actions have shape {actions.shape}, expected '
@@ -186,32 +169,46 @@ class ChunkExecutor:
 
     # ---------------------------------------------------------------- control
     def pause(self) -> None:
-        if self.state != 'estop':
+        if self.state not in ('estop', 'disarmed'):
             self.state = 'paused'
 
     def stop(self) -> None:
-        if self.state != 'estop':
+        if self.state not in ('estop', 'disarmed'):
             self.state = 'stopped'
             self.blender.clear()
 
     def resume(self, now: float | None = None) -> bool:
-        """Leave paused/stopped; wait for a fresh chunk. False while the e-stop is latched.
+        """Arm a disarmed executor, or leave paused/stopped; wait for a fresh chunk. False while the
+        e-stop is latched.
 
         Chunks computed from observations taken before ``now`` are refused afterwards (the world may
-        have changed while paused), and the hold reference is measured anew: a robot moved while the
-        executor was paused (by hand, by a reset) is not pulled back to where it was.
+        have changed meanwhile), and the next command starts at the measured position: a robot moved
+        while the executor was paused (by hand, by a reset) is not pulled back to where it was.
         """
         if self.state == 'estop':
             return False
-        if self.state in ('paused', 'stopped'):
+        if self.state in ('disarmed', 'paused', 'stopped'):
             self.blender.clear()
             self._request_sent_at = None
-            if self._measured is not None:
-                self._last_command = self._last_command_time = None
+            self._rereference()
             if now is not None:
                 self._accept_after = now
             self.state = 'waiting'
         return True
+
+    def set_frozen(self, reason: str | None, now: float) -> None:
+        """The robot's controller froze (reason) or runs again (None). While frozen: hold where the robot
+        is, take no chunk; afterwards wait for a chunk observed after the controller ran again."""
+        if reason and self.state not in ('frozen', 'estop', 'disarmed'):
+            self.state = 'frozen'
+            self.blender.clear()
+            self._rereference()
+            self.stats.freezes += 1
+            self.stats.last_error = f'frozen: {reason}'
+        elif not reason and self.state == 'frozen':
+            self._rereference()
+            self._accept_after = now
+            self.state = 'waiting'
 
     def estop(self) -> None:
         self.state = 'estop'
@@ -225,10 +222,22 @@ class ChunkExecutor:
 
     # ---------------------------------------------------------------- per tick
     def tick(self, now: float) -> Command | None:
-        """The command issued at this tick (row i for now + i dt), or None when nothing is known about
-        the robot yet (no command, no measured state): then nothing may be sent."""
+        """The command issued at this tick (row i for now + i dt), or None when nothing may be commanded:
+        disarmed, or no fresh measured state (``blocked`` says why)."""
         cfg = self.config
         self.stats.ticks += 1
+        if self.state == 'disarmed':
+            self.blocked = 'disarmed: pi0/executor/resume arms the stack'
+            return None
+        self.blocked = self._fresh(now)
+        if self.blocked:
+            return None
+        # After a gap in the joint states the controller went on with the last segment it had; the
+        # commands go on from where they were if the robot is still near them, and the tracking check
+        # holds it where it is otherwise (re-referencing from a measurement that is up to max_state_age
+        # old would command it back there).
+        if self._tracking_fault():
+            return self._hold(now)
         chunk = self.blender.current
         if self.state == 'active' and chunk is not None:
             if chunk.step_index(now) > cfg.executed_steps - 1 + cfg.overrun_steps + _EPS:
@@ -238,16 +247,34 @@ class ChunkExecutor:
                 return self._follow(now, chunk)
         return self._hold(now)
 
+    def _tracking_fault(self) -> bool:
+        """True (and paused, re-referenced) when a joint's last command is further from the measured
+        joint than max_tracking_error: the robot does not follow, so commands must not run on."""
+        if self._last_command is None or not len(self._joint_idx) or self.state in ('frozen', 'estop'):
+            return False
+        error = np.abs(self._last_command[self._joint_idx] - self._measured[self._joint_idx])
+        worst = int(np.argmax(error))
+        if error[worst] <= self.config.max_tracking_error:
+            return False
+        name = self.embodiment.dim_names[self._joint_idx[worst]]
+        self.stats.tracking_faults += 1
+        self.stats.last_error = (f'tracking error {error[worst]:.3f} rad on {name} (max_tracking_error '
+                                 f'{self.config.max_tracking_error:g}): holding where the robot is; resume to go on')
+        if self.state != 'estop':
+            self.state = 'paused'
+        self.blender.clear()
+        self._rereference()
+        return True
+
     def _follow(self, now: float, chunk: Chunk) -> Command:
         cfg = self.config
         rows = self.blender.targets(now, cfg.lookahead_points, cfg.dt)
-        start = self.reference if self.reference is not None else rows[0]
-        limited = limit_trajectory(rows, start, self.limits, cfg.dt, self._elapsed(now))
+        limited, rate = limit_motion(rows, self.reference, self._last_rate, self.limits, cfg.dt, self._elapsed(now))
         if self._executing_id != chunk.chunk_id:
             self._executing_id = chunk.chunk_id
             self.stats.chunks_executed += 1
             self.stats.steps_skipped += max(0, int(math.floor(chunk.step_index(now) + _EPS)))
-        self._last_command, self._last_command_time = limited[0].copy(), now
+        self._last_command, self._last_rate, self._last_command_time = limited[0].copy(), rate, now
         return Command(MODE_ACTIVE, now, cfg.dt, limited, chunk.chunk_id)
 
     def _elapsed(self, now: float) -> float:
@@ -255,33 +282,32 @@ class ChunkExecutor:
         velocity limits hold in real time; a late one does not catch up."""
         if self._last_command_time is None:
             return self.config.dt
-        return min(max(now - self._last_command_time, 0.0), self.config.dt)
+        return min(max(now - self._last_command_time, 1e-6), self.config.dt)
 
     def hold_now(self, now: float) -> Command | None:
-        """The hold command of a pause, stop or e-stop, to send at once rather than at the next tick (so
-        that the pause has reached the robot when the service returns). None when not holding."""
-        if self.state not in ('paused', 'stopped', 'estop'):
+        """The hold command of a pause, stop, freeze or e-stop, to send at once rather than at the next
+        tick (so that the pause has reached the robot when the service returns). None when not holding
+        or when nothing may be commanded."""
+        if self.state not in ('paused', 'stopped', 'frozen', 'estop') or self._fresh(now):
             return None
         return self._hold(now)
 
     def _hold(self, now: float) -> Command | None:
+        """Come to rest within the acceleration limits (arms stop where they can, bases ramp to zero):
+        the rows are the way to rest, so a trajectory controller gets the whole ramp."""
         cfg = self.config
-        ref = self.reference
-        if ref is None:
-            return None
-        target = ref.copy()
-        target[self._base_idx] = 0.0              # bases stop; the rate limit sets the deceleration
-        held = limit_trajectory(target[None, :], ref, self.limits, cfg.dt, self._elapsed(now))[0]
-        self._last_command, self._last_command_time = held, now
+        rows, rate = stop_motion(self.reference, self._last_rate, self.limits, cfg.dt, cfg.lookahead_points,
+                                 self._elapsed(now))
+        self._last_command, self._last_rate, self._last_command_time = rows[0].copy(), rate, now
         mode = MODE_ESTOP if self.state == 'estop' else MODE_HOLD
-        return Command(mode, now, cfg.dt, held[None, :], 0)
+        return Command(mode, now, cfg.dt, rows, 0)
 
     # ---------------------------------------------------------------- asking for chunks
     def want_request(self, now: float) -> bool:
         """True when the next chunk should be asked for now, so that it arrives before the executed
         part of the current one runs out (the latency estimate decides how early)."""
         cfg = self.config
-        if self.state in ('paused', 'stopped', 'estop'):
+        if self.state in ('disarmed', 'paused', 'stopped', 'frozen', 'estop'):
             return False
         if self._request_sent_at is not None and now - self._request_sent_at < cfg.request_timeout:
             return False
@@ -308,5 +334,5 @@ class ChunkExecutor:
             count = delay + cfg.rtc_execution_horizon
             rows = self.blender.targets(start, count, cfg.dt)
             ref = self.reference if self.reference is not None else rows[0]
-            committed = limit_trajectory(rows, ref, self.limits, cfg.dt)
+            committed, _ = limit_motion(rows, ref, self._last_rate, self.limits, cfg.dt)
         return ChunkRequestInfo(self._request_id, start, cfg.dt, committed, delay, cfg.rtc_execution_horizon)

@@ -16,25 +16,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float64
 from std_srvs.srv import Trigger
 
 from pi0_common.embodiment import MissingJointsError, load_embodiment
 from pi0_common.joint_states import JointStateCache
 from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
 from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS
+from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
 from pi0_common.spin import run_node
 from pi0_drivers.chunking import SWITCHING_MODES
 from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 from pi0_drivers.instruction_action import RunInstructionServer
+from pi0_drivers.tick_stats import TickStats
 
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
@@ -61,28 +60,18 @@ PARAMETERS = [
     Param('rtc_execution_horizon', 10, 'Real-time chunking: committed steps the policy inpaints over.', positive),
     Param('status_rate_hz', 2.0, 'Rate of pi0/executor_status and /diagnostics.', positive),
     Param('start_paused', False, 'Start paused: nothing moves until pi0/executor/resume is called.'),
+    Param('hardware', True, 'A real robot: start disarmed (nothing at all is commanded until pi0/executor/resume '
+          'arms the stack) and cap velocity_scale at hardware_velocity_limit. The launch files set false with '
+          'sim:=true; a node started any other way is taken to drive hardware.'),
+    Param('hardware_velocity_limit', 0.25, 'On hardware, velocity_scale is capped at this fraction of the joint '
+          'velocity limits; raise it on purpose to go faster.', in_range(0.01, 1.0)),
+    Param('max_tracking_error', 0.3, 'Radians between the last command and a measured joint beyond which the '
+          'robot is taken not to follow: hold where it is and pause (resume re-references).', positive),
+    Param('max_state_age', 0.0, 'Seconds: with older joint states nothing is commanded; 0 = the embodiment value.',
+          non_negative),
+    Param('deadman_timeout', 0.0, 'Seconds: with a positive value an operator heartbeat (std_msgs/Bool true on '
+          'pi0/deadman) must arrive this often, or the executor pauses; 0 = no deadman.', non_negative),
 ]
-
-
-class TickStats:
-    """Tick interval jitter (|interval - period|) and late ticks, over a window."""
-
-    def __init__(self, period: float, window: int = 2000):
-        self.period = period
-        self.deviation: deque[float] = deque(maxlen=window)
-        self.late = 0
-        self._last: float | None = None
-
-    def add(self, t: float) -> None:
-        if self._last is not None:
-            interval = t - self._last
-            self.deviation.append(abs(interval - self.period))
-            if interval > 1.5 * self.period:
-                self.late += 1
-        self._last = t
-
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.deviation, q)) if self.deviation else 0.0
 
 
 class ChunkExecutorNode(Node):
@@ -90,17 +79,22 @@ class ChunkExecutorNode(Node):
         super().__init__('pi0_chunk_executor', **kwargs)
         p = declare_all(self, PARAMETERS)
         self.embodiment = emb = load_embodiment(p.embodiment)
+        self.params = p
+        velocity_scale = min(p.velocity_scale, p.hardware_velocity_limit) if p.hardware else p.velocity_scale
         self.config = ExecutorConfig(
             executed_steps=p.executed_steps or emb.executed_steps, rate_hz=p.rate_hz or emb.control_rate_hz,
             switching=p.switching, crossfade_steps=p.crossfade_steps, ensemble_decay=p.ensemble_decay,
             overrun_steps=p.overrun_steps, request_margin=p.request_margin, request_timeout=p.request_timeout,
-            lookahead_points=p.lookahead_points, velocity_scale=p.velocity_scale,
+            lookahead_points=p.lookahead_points, velocity_scale=velocity_scale,
             position_margin=p.position_margin, max_joint_jump=p.max_joint_jump,
             max_gripper_jump=p.max_gripper_jump, max_future=p.max_future,
-            rtc_execution_horizon=p.rtc_execution_horizon)
+            rtc_execution_horizon=p.rtc_execution_horizon, hardware=p.hardware,
+            max_tracking_error=p.max_tracking_error, max_state_age=p.max_state_age or emb.max_state_age)
         self.core = ChunkExecutor(emb, self.config)
         if p.start_paused:
             self.core.pause()
+        self.speed_scaling: dict[str, float] = {}
+        self.deadman_seen: float | None = None
         self.joints = JointStateCache(emb)
         self.tick_stats = TickStats(self.config.dt)
         self.lock = threading.Lock()
@@ -113,7 +107,17 @@ class ChunkExecutorNode(Node):
         for topic in emb.joint_state_topics:
             self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m),
                                      SENSOR_QOS)
+        # Two e-stop subscriptions: a volatile one matches every publisher (a latched one too, but gets
+        # nothing published before it was created), a latched one gets a latched e-stop published earlier.
+        self.create_subscription(Bool, 'pi0/estop', self._on_estop, EVENT_QOS)
         self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS)
+        for arm in emb.arms:
+            if arm.speed_scaling_topic:
+                self.create_subscription(Float64, arm.speed_scaling_topic,
+                                         lambda m, t=arm.speed_scaling_topic: self._on_speed_scaling(t, m), EVENT_QOS)
+        if p.deadman_timeout > 0:
+            self.create_subscription(Bool, 'pi0/deadman', self._on_deadman, EVENT_QOS)
+            self.create_timer(min(0.05, p.deadman_timeout / 4), self._check_deadman)
         for name in ('pause', 'resume', 'stop', 'reset_estop'):
             self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'))
         self.instruction_server = RunInstructionServer(self)
@@ -122,7 +126,9 @@ class ChunkExecutorNode(Node):
         self.create_timer(1.0 / p.status_rate_hz, self._publish_status)
         self.get_logger().info(
             f'{emb.name}: {self.config.rate_hz:g} Hz, {self.config.executed_steps} of {emb.horizon} steps per '
-            f'chunk, switching {self.config.switching}' + (', paused until resume' if p.start_paused else ''))
+            f'chunk, switching {self.config.switching}, velocity scale {velocity_scale:g}'
+            + (', DISARMED until pi0/executor/resume' if p.hardware else '')
+            + (', paused until resume' if p.start_paused and not p.hardware else ''))
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -158,18 +164,52 @@ class ChunkExecutorNode(Node):
         if bad:
             self.get_logger().error(f'{topic}: non-finite positions for {bad} ignored', throttle_duration_sec=5.0)
         try:
-            state, _ = self.joints.state(require_base=False)
+            state, stamp = self.joints.state(require_base=False)
         except MissingJointsError:
             return
         with self.lock:
-            self.core.update_measured(state)
+            self.core.update_measured(state, stamp)
+
+    def _on_speed_scaling(self, topic: str, msg: Float64) -> None:
+        """UR speed scaling in percent: at 0 the controller is frozen, and so is the executor."""
+        self.speed_scaling[topic] = msg.data
+        frozen = [t for t, v in self.speed_scaling.items() if not v > 0.0]
+        reason = f'{", ".join(frozen)} at 0 % (robot program paused or protective stop)' if frozen else None
+        with self.lock:
+            was = self.core.state
+            self.core.set_frozen(reason, self.now())
+            changed = was != self.core.state
+        if changed and reason:
+            self.publish_hold()
+            self.get_logger().warning(f'frozen: {reason}; holding where the robot is')
+        elif changed:
+            self.get_logger().info('speed scaling is back: waiting for a chunk observed from now on')
+
+    def _on_deadman(self, msg: Bool) -> None:
+        if msg.data:
+            self.deadman_seen = self.now()
+
+    def _check_deadman(self) -> None:
+        now = self.now()
+        if self.deadman_seen is not None and now - self.deadman_seen <= self.params.deadman_timeout:
+            return
+        with self.lock:
+            if self.core.state in ('disarmed', 'paused', 'stopped', 'estop'):
+                return
+            self.core.pause()
+            self.core.stats.last_error = f'deadman: no heartbeat on pi0/deadman for {self.params.deadman_timeout:g} s'
+        self.publish_hold()
+        self.get_logger().error('deadman released: paused; hold the deadman, then call pi0/executor/resume')
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
             with self.lock:
+                latched_now = self.core.state != 'estop'
                 self.core.estop()
             self.publish_hold()
-            self.get_logger().error('E-STOP: holding; call pi0/executor/reset_estop, then resume')
+            if latched_now:      # a latched publisher reaches both subscriptions
+                self.get_logger().error('E-STOP: holding; call pi0/executor/reset_estop (and the driver\'s '
+                                        'pi0/driver/reset_estop), then resume')
 
     def publish_hold(self) -> None:
         """Send the hold of a pause/stop/e-stop now, not at the next tick: when the service returns, the
@@ -231,7 +271,7 @@ class ChunkExecutorNode(Node):
                 steps_skipped=s.steps_skipped, watchdog_holds=s.watchdog_holds,
                 latency_estimate=float(self.core.latency.estimate or 0.0),
                 tick_jitter_p50=self.tick_stats.percentile(50), tick_jitter_p99=self.tick_stats.percentile(99),
-                last_error=s.last_error)
+                last_error=s.last_error, blocked=self.core.blocked)
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
 
@@ -239,15 +279,18 @@ class ChunkExecutorNode(Node):
         msg = self.status()
         self.status_pub.publish(msg)
         level = {'active': DiagnosticStatus.OK, 'waiting': DiagnosticStatus.OK, 'paused': DiagnosticStatus.OK,
-                 'stopped': DiagnosticStatus.OK, 'holding': DiagnosticStatus.WARN}.get(msg.state,
-                                                                                      DiagnosticStatus.ERROR)
+                 'stopped': DiagnosticStatus.OK, 'disarmed': DiagnosticStatus.OK, 'holding': DiagnosticStatus.WARN,
+                 'frozen': DiagnosticStatus.WARN}.get(msg.state, DiagnosticStatus.ERROR)
+        if msg.blocked and msg.state != 'disarmed':
+            level = max(level, DiagnosticStatus.WARN)
         fields = ('chunks_received', 'chunks_executed', 'chunks_rejected', 'ticks', 'ticks_late',
                   'steps_skipped', 'watchdog_holds', 'latency_estimate', 'tick_jitter_p50', 'tick_jitter_p99')
         diag = DiagnosticArray()
         diag.header.stamp = msg.header.stamp
         diag.status.append(DiagnosticStatus(
             level=level, name=f'{self.get_name()}: {self.embodiment.name}', hardware_id=self.embodiment.name,
-            message=msg.state + (f' ({msg.last_error})' if msg.last_error and level != DiagnosticStatus.OK else ''),
+            message=msg.state + (f': {msg.blocked}' if msg.blocked else '')
+            + (f' ({msg.last_error})' if msg.last_error and level != DiagnosticStatus.OK else ''),
             values=[KeyValue(key=f, value=str(getattr(msg, f))) for f in fields]))
         self.diag_pub.publish(diag)
 

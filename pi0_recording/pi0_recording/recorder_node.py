@@ -269,6 +269,10 @@ def main(args=None) -> None:
         spinner.join(timeout=5.0)        # never tear the node down under a spinning executor
         node.destroy_node()
         rclpy.try_shutdown()
+        # A late signal (launch forwards its SIGINT after the terminal's) must not end a clean shutdown
+        # as 'killed by SIGINT' while Python finalizes with the default handlers back.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 if __name__ == '__main__':

@@ -61,11 +61,19 @@ class JointGroup:
     ``desired`` is what the controller commands (a streamed set-point, or the active trajectory
     sampled at the current time); ``position`` is the measured joint, which moves towards the desired
     value clamped to the joint limits, never faster than ``max_velocity``.
+
+    ``time_scale`` is the controller's speed scaling (UR's scaled_joint_trajectory_controller: a
+    trajectory's time runs at speed_scaling x real time, and the arm moves that much slower; 0 while
+    the robot program is paused or in a protective stop: the trajectory and the arm stand still and
+    continue where they were when it runs again).
     """
 
     def __init__(self, home: np.ndarray, lower: np.ndarray, upper: np.ndarray, max_velocity: np.ndarray):
         self.lower, self.upper, self.max_velocity = lower, upper, max_velocity
         self.home = home
+        self.time_scale = 1.0
+        self._wall: float | None = None        # wall time of the last advance ...
+        self._clock = 0.0                      # ... and the trajectory clock then
         self.reset()
 
     def reset(self, start: np.ndarray | None = None) -> None:
@@ -76,11 +84,15 @@ class JointGroup:
         self.setpoint = q.copy()                # desired value of joints without a trajectory
         self.trajectory: Trajectory | None = None
 
+    def _scaled(self, t: float) -> float:
+        """The trajectory clock at wall time t (t itself while the speed scaling has always been 1)."""
+        return t if self._wall is None else self._clock + self.time_scale * (t - self._wall)
+
     def desired(self, t: float) -> np.ndarray:
         """The commanded state at time t."""
         q = self.setpoint.copy()
         if self.trajectory is not None:
-            q[self.trajectory.joints] = self.trajectory.sample(t)
+            q[self.trajectory.joints] = self.trajectory.sample(self._scaled(t))
         return q
 
     def command_setpoints(self, joints: np.ndarray, values: np.ndarray, now: float) -> None:
@@ -94,21 +106,22 @@ class JointGroup:
         """Replace the active trajectory; joints it does not name hold their commanded state."""
         start = self.desired(now)
         self._freeze_trajectory(now)
-        self.trajectory = Trajectory(joints, now, start[joints], times, points)
+        self.trajectory = Trajectory(joints, self._scaled(now), start[joints], times, points)
 
     def _freeze_trajectory(self, now: float) -> None:
         # What the old trajectory was commanding now becomes the hold set-point of its joints.
         if self.trajectory is not None:
-            self.setpoint[self.trajectory.joints] = self.trajectory.sample(now)
+            self.setpoint[self.trajectory.joints] = self.trajectory.sample(self._scaled(now))
 
     def advance(self, t: float, dt: float) -> None:
         """Track the desired state at time t over the last dt seconds."""
         target = np.clip(self.desired(t), self.lower, self.upper)
-        limit = self.max_velocity * dt
+        limit = self.max_velocity * dt * min(1.0, self.time_scale)
         step = np.clip(target - self.position, -limit, limit)
         self.position = self.position + step
         self.velocity = step / dt
-        if self.trajectory is not None and t >= self.trajectory.end_time:
+        self._clock, self._wall = self._scaled(t), t
+        if self.trajectory is not None and self._clock >= self.trajectory.end_time:
             self._freeze_trajectory(t)          # done: hold the last point as a plain set-point
             self.trajectory = None
 

@@ -28,6 +28,7 @@ from pi0_msgs.srv import ResetSimulation
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import Float64
 
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import to_time_msg
@@ -51,6 +52,9 @@ PARAMETERS = [
           one_of('', 'raw', 'compressed')),
     Param('jpeg_quality', 90, 'JPEG quality of compressed images.', in_range(1, 100)),
     Param('task_state_rate_hz', 20.0, 'Rate of sim/task_state.', positive),
+    Param('speed_scaling', 100.0, 'Percent: the speed scaling of arms whose controller reports one (UR: the '
+          'pendant slider; 0 = program paused or protective stop: trajectories stand still). Published on '
+          'their speed_scaling_topic. May be changed at run time.', in_range(0.0, 100.0), read_only=False),
 ]
 
 
@@ -81,6 +85,10 @@ class SimulatorNode(Node):
             kind = CompressedImage if transport == 'compressed' else Image
             self.cameras.append((cam, transport, self.create_publisher(kind, cam.wire_topic(transport),
                                                                        SENSOR_PUB_QOS)))
+        # As ur_controllers' speed_scaling_state_broadcaster: std_msgs/Float64 in percent, system-default QoS.
+        self.scaling_pubs = [self.create_publisher(Float64, arm.speed_scaling_topic, 10)
+                             for arm in emb.arms if arm.speed_scaling_topic]
+        self.world.set_speed_scaling(p.speed_scaling / 100.0)
         self.task_pub = self.create_publisher(SimTaskState, 'sim/task_state', LATCHED_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_service(ResetSimulation, 'sim/reset', self._on_reset)
@@ -124,6 +132,13 @@ class SimulatorNode(Node):
                     return SetParametersResult(successful=False, reason='start_spread must be in [0, 1] rad')
                 with self.lock:
                     self.world.start_spread = float(value)      # from the next reset on
+            elif param.name == 'speed_scaling':
+                value = param.value
+                if not isinstance(value, float | int) or not 0.0 <= value <= 100.0:
+                    return SetParametersResult(successful=False, reason='speed_scaling must be in [0, 100] percent')
+                with self.lock:
+                    self.world.set_speed_scaling(float(value) / 100.0)
+                self.params.speed_scaling = float(value)
         return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------------- stepping and publishing
@@ -146,6 +161,8 @@ class SimulatorNode(Node):
             pub.publish(ros_messages.joint_state(*states[topic], stamp))
         if odom is not None:
             self.odom_pub.publish(ros_messages.odometry(odom, stamp))
+        for pub in self.scaling_pubs:
+            pub.publish(Float64(data=float(self.params.speed_scaling)))
 
     def _on_render(self) -> None:
         t0 = time.perf_counter()

@@ -265,6 +265,15 @@ class SimWorld:
                 raise ValueError(f'arm {arm.spec.name}: the gripper is named twice')
             yield arm, idx, values[:, cols]
 
+    def set_speed_scaling(self, factor: float) -> None:
+        """UR speed scaling (0..1) of every arm whose controller reports one (speed_scaling_topic): its
+        trajectories run at that fraction of real time, and stand still at 0."""
+        if not 0.0 <= factor <= 1.0:
+            raise ValueError(f'speed scaling must be in [0, 1], got {factor}')
+        for arm in self._arms.values():
+            if arm.spec.speed_scaling_topic:
+                arm.group.time_scale = float(factor)
+
     # ------------------------------------------------------------------ state
     def joint_state(self, topic: str) -> tuple[list[str], list[float], list[float]]:
         """What the driver publishes on a joint-state topic: names, positions, velocities.

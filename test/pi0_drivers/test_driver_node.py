@@ -21,10 +21,20 @@ UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_
 
 
 def test_trajectory_times_reach_each_row_at_the_end_of_its_interval():
-    assert trajectory_times(10.0, 0.05, 3, now=10.0) == pytest.approx([0.05, 0.10, 0.15])
-    # a late command still ramps (never a first point at 0) and stays strictly increasing
-    late = trajectory_times(10.0, 0.05, 3, now=10.2)
-    assert late[0] == pytest.approx(0.01) and late[1] > late[0] and late[2] > late[1]
+    first, times = trajectory_times(10.0, 0.05, 3, now=10.0)
+    assert first == 0 and times == pytest.approx([0.05, 0.10, 0.15])
+
+
+def test_rows_already_due_are_dropped_not_squeezed_into_the_time_left():
+    # 0.3 s late (a command the driver still accepts): rows 0-5 are due; the JointTrajectoryController
+    # interpolates from where it is to the first point, so the rest keep their planned spacing, and
+    # no segment is faster than the executor planned it (the controller enforces no velocity limit)
+    rows = 0.05 * np.arange(10)                    # 1 rad/s at 20 Hz
+    first, times = trajectory_times(10.0, 0.05, 10, now=10.3)
+    assert first == 6 and times == pytest.approx([0.05, 0.10, 0.15, 0.20])
+    speeds = np.diff(rows[first:]) / np.diff(times)
+    assert np.all(speeds <= 1.0 + 1e-9)
+    assert trajectory_times(10.0, 0.05, 3, now=10.2) == (3, [])      # all due: nothing to send
 
 
 def driver(ros, mode='trajectory'):

@@ -24,7 +24,7 @@ def setup(ros, **executor_params):
     emb = load_embodiment('ur5e')
     ros.make(SimulatorNode, {'embodiment': 'ur5e'})
     ros.make(RobotDriverNode, {'embodiment': 'ur5e'})
-    ros.make(ChunkExecutorNode, {'embodiment': 'ur5e', **executor_params})
+    ros.make(ChunkExecutorNode, {'embodiment': 'ur5e', 'hardware': False, **executor_params})
     probe = ros.node('probe')
     commands = ros.collect(probe, ExecutorCommand, 'pi0/command', CHUNK_QOS)
     requests = ros.collect(probe, ChunkRequest, 'pi0/chunk_request', CHUNK_QOS)

@@ -5,7 +5,10 @@ this topic contract, per arm (topics from the embodiment's interface block, all 
                      header.stamp   now
                      joint_pos[6]   this tick's joint targets (row 0), rad, clamped to the embodiment
                                     limits (the vendor node forwards them to the motors as they are)
-                     gripper        GripperSpec.to_command(g): the vendor's gripper units
+                     gripper        GripperSpec.to_command(g), in the vendor's gripper units: the motor
+                                    angle, 0 closed to about 5 open, passed to the motor unchanged
+                                    (ARXroboticsX/ARX_X5 c783287, ROS2/X5_ws/src/arx_x5_ros2/
+                                    arx_x5_controller/src/X5Controller.cpp:104, setCatch); not metres
                      mode           control_mode, 5 = POSITION_CONTROL in the vendor's arm state enum
                                     (0 soft, 1 go home, 2 protect, 3 gravity compensation,
                                     4 end-effector control, 5 joint position control)
@@ -27,8 +30,9 @@ sent; the vendor controller keeps its last target.
 workspace (ARXroboticsX/ARX_X5, ROS2/X5_ws/src/arxmsgros2/arx5_arm_msg), which its arx_x5_controller is
 built against. ROS 2 type names include the package, so a differently named copy of the same fields
 is another type on the wire: set msg_package to whatever the vendor node on the robot was built with.
-The launch files start the vendor node with arm_pub_topic_name/arm_sub_topic_name (V2) or the
-x5_cmd/x5_status names remapped to these topics.
+The vendor node's own topic names are arm_cmd (arm_sub_topic_name) and arm_status (arm_pub_topic_name)
+(X5Controller.cpp:31-41, config/single_arm.yaml:5-6); the embodiments expect one node per arm in the
+namespace arx_left / arx_right, so arx_<side>/arm_cmd and arx_<side>/arm_status.
 
 The package comes with the vendor's workspace; where it is not installed, make setup builds its
 interface definitions (see vendor.py).

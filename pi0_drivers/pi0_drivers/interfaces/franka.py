@@ -16,6 +16,8 @@ Hand  franka_gripper (node franka_gripper) takes slow, discrete goals, not a 20 
                the object was not the size the policy could not tell us).
       A transition that happens while the action server is not up is sent as soon as it is.
 Hold and timeout send nothing new: the controller and the hand keep their last goal.
+State  the arm's joint_state_topic is published here from franka_ros2's own topics (franka_state.py): the
+      arm joints from interface.arm_state_topic, the fingers from franka_gripper/joint_states.
 
 franka_msgs comes with franka_ros2; where it is not installed, make setup builds its interface
 definitions (see vendor.py).
@@ -26,12 +28,14 @@ from __future__ import annotations
 from pi0_common.commands import Command
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.controllers import TrajectorySender
+from pi0_drivers.interfaces.franka_state import ARM_STATE_TOPIC, HAND_STATE_TOPIC, FrankaStateBridge
 from pi0_drivers.interfaces.vendor import import_types, merged_config, require_types
 
 PACKAGE = 'franka_msgs'
 INSTALL_HINT = 'build franka_ros2 (franka_msgs, franka_gripper) from frankarobotics/franka_ros2 into your workspace'
 KEYS = {'trajectory_topic', 'gripper_move_action', 'gripper_grasp_action', 'gripper_close_threshold',
-        'gripper_open_threshold', 'grasp_force', 'gripper_speed', 'grasp_epsilon'}
+        'gripper_open_threshold', 'grasp_force', 'gripper_speed', 'grasp_epsilon', 'arm_state_topic',
+        'hand_state_topic'}
 
 
 class GripperHysteresis:
@@ -87,10 +91,13 @@ class FrankaArm(ArmInterface):
         self.topic = config_value(cfg, 'trajectory_topic', str, self.where)
         self.trajectory = TrajectorySender(node, self.topic, [j.name for j in arm.joints])
         self.hand = _Hand(node, arm, _hand_config(cfg, self.where), self.where) if arm.gripper is not None else None
+        arm_states = config_value(cfg, 'arm_state_topic', str, self.where, ARM_STATE_TOPIC)
+        hand_states = config_value(cfg, 'hand_state_topic', str, self.where, HAND_STATE_TOPIC)
+        self.state = FrankaStateBridge(node, arm, arm_states, hand_states)
 
     def describe(self) -> str:
         hand = f', hand: {self.hand.describe()}' if self.hand else ''
-        return f'Franka JointTrajectory on {self.topic}{hand}'
+        return f'Franka JointTrajectory on {self.topic}{hand}; {self.state.describe()}'
 
     def send(self, command: Command, now: float) -> None:
         self.trajectory.send(command.positions[:, self.joint_idx], command, now)

@@ -1,6 +1,8 @@
 """Mobile bases on geometry_msgs/Twist (Trossen SLATE, most vendor drivers) or TwistStamped
-(ros2_control drive controllers on Jazzy and later): interface.stamped selects. Axes map vx ->
-linear.x, vy -> linear.y (holonomic bases), wz -> angular.z. Zero velocity on hold and on timeout.
+(ros2_control drive controllers on Jazzy and later: diff_drive_controller on ~/cmd_vel,
+mecanum_drive_controller on ~/reference, which wants the stamp set): interface.stamped selects, and the
+header carries the send time. Axes map vx -> linear.x, vy -> linear.y (holonomic bases), wz -> angular.z.
+Zero velocity on hold and on timeout.
 """
 
 from __future__ import annotations

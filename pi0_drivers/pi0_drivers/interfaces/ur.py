@@ -1,33 +1,46 @@
 """Universal Robots (Universal_Robots_ROS2_Driver) with a Robotiq 2F-85 gripper.
 
-Arm, two modes (interface.mode):
-    trajectory        trajectory_msgs/JointTrajectory to <controller>/joint_trajectory. Each command
-                      becomes one short segment: header.stamp = 0 ("start now"); row i, commanded for
-                      the interval from stamp + i dt, is reached at its end: time_from_start =
-                      stamp + (i + 1) dt - now, never 0 (a first point at 0 makes the controller
-                      step), strictly increasing. A new trajectory replaces the previous one, so
-                      re-sending every tick keeps the controller on the latest plan.
-    forward_position  std_msgs/Float64MultiArray to forward_position_controller/commands, this tick's
-                      target only (the robot runs it as servoj).
-Gripper (interface.gripper_mode):
-    forward_command   Float64MultiArray [knuckle angle] to a forward command controller;
-    gripper_action    control_msgs/action/GripperCommand goals (control_msgs must be installed), sent
-                      when the target moved by more than a deadband; each new goal preempts the last.
+Arm: trajectory_msgs/JointTrajectory to <controller>/joint_trajectory (interface.trajectory_topic;
+scaled_joint_trajectory_controller on Humble to Kilted). Each command becomes one short segment (see
+controllers.TrajectorySender); the controller interpolates at its own rate and follows the robot's speed
+scaling.
+
+forward_position (streaming to forward_position_controller/commands) is refused, on purpose. That
+controller is a position_controllers/JointGroupPositionController (UniversalRobots/
+Universal_Robots_ROS2_Driver kilted 3252ef5, ur_robot_driver/config/ur_controllers.yaml:27-28) whose last
+command the hardware interface writes as a servoj target on every cycle (src/hardware_interface.cpp
+:1105-1106) at the controller manager's 500 Hz (config/ur5e_update_rate.yaml:3); "the robot tries to reach
+the target position as fast as possible. The user is responsible for sending commands that are
+achievable" (doc/usage/controllers.rst:113-117). One target per 20 Hz tick is a step of up to
+max_velocity * dt (0.157 rad on a UR5e) to be closed within one 2 ms cycle. Interpolating here instead
+would need a set-point every 2 ms from a Python node on one executor thread over DDS; every late or lost
+one is again a step. And unlike the scaled trajectory controller, a forward command ignores the speed
+scaling (program paused, protective stop): the target runs on while the robot stands. The trajectory
+controller does the interpolation in the realtime loop, which is where it belongs.
+
+Gripper (interface.gripper_mode): parallel_gripper_action (default) or gripper_action, the action servers
+of ros2_robotiq_gripper (robotiq.py); forward_command (Float64MultiArray [knuckle angle] to
+interface.gripper_topic) only for a rig that runs its own forward command controller on the gripper
+joint: ros2_robotiq_gripper starts none.
 """
 
 from __future__ import annotations
 
-from std_msgs.msg import Float64MultiArray
-
 from pi0_common.commands import Command
-from pi0_common.qos import ROBOT_COMMAND_QOS
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.controllers import ForwardGripper, TrajectorySender
+from pi0_drivers.interfaces.robotiq import MODES as ACTION_MODES
+from pi0_drivers.interfaces.robotiq import RobotiqGripper
 
-ARM_MODES = ('trajectory', 'forward_position')
-GRIPPER_MODES = ('forward_command', 'gripper_action')
-KEYS = {'mode', 'trajectory_topic', 'forward_topic', 'gripper_mode', 'gripper_topic', 'gripper_action'}
-GRIPPER_GOAL_DEADBAND = 0.02  # strokes: resend a gripper goal only when the target moved this much
+ARM_MODES = ('trajectory',)
+GRIPPER_MODES = (*ACTION_MODES, 'forward_command')
+KEYS = {'mode', 'trajectory_topic', 'forward_topic', 'gripper_mode', 'gripper_topic', 'gripper_action',
+        'gripper_max_effort'}
+FORWARD_REFUSED = ('forward_position streaming is refused: forward_position_controller servos every command as '
+                   'one servoj step at 500 Hz (Universal_Robots_ROS2_Driver hardware_interface.cpp, '
+                   'ur5e_update_rate.yaml), so a 20 Hz stream asks for up to max_velocity * dt within one 2 ms '
+                   'cycle and ignores the speed scaling; use mode trajectory (scaled_joint_trajectory_controller '
+                   'interpolates in the realtime loop)')
 
 
 class UrArm(ArmInterface):
@@ -39,66 +52,31 @@ class UrArm(ArmInterface):
         cfg = {**arm.interface, **{k: v for k, v in overrides.items() if v}}
         check_keys(cfg, KEYS, self.where)
         self.mode = config_value(cfg, 'mode', str, self.where, 'trajectory')
+        if self.mode == 'forward_position' or 'forward_topic' in cfg:
+            raise InterfaceError(f'{self.where}: {FORWARD_REFUSED}')
         if self.mode not in ARM_MODES:
             raise InterfaceError(f'{self.where}: mode {self.mode!r}, expected one of {ARM_MODES}')
-        self.joint_names = [j.name for j in arm.joints]
-        if self.mode == 'trajectory':
-            self.topic = config_value(cfg, 'trajectory_topic', str, self.where)
-            self.trajectory = TrajectorySender(node, self.topic, self.joint_names)
-        else:
-            self.topic = config_value(cfg, 'forward_topic', str, self.where)
-            self.pub = node.create_publisher(Float64MultiArray, self.topic, ROBOT_COMMAND_QOS)
+        self.topic = config_value(cfg, 'trajectory_topic', str, self.where)
+        self.trajectory = TrajectorySender(node, self.topic, [j.name for j in arm.joints])
         self.gripper = None
         if arm.gripper is not None:
-            gripper_mode = config_value(cfg, 'gripper_mode', str, self.where, 'forward_command')
-            if gripper_mode == 'forward_command':
-                self.gripper = ForwardGripper(node, config_value(cfg, 'gripper_topic', str, self.where))
-            elif gripper_mode == 'gripper_action':
-                stroke = abs(arm.gripper.command_closed - arm.gripper.command_open)
-                self.gripper = _GripperActionClient(node, config_value(cfg, 'gripper_action', str, self.where),
-                                                    stroke, self.where)
+            gripper_mode = config_value(cfg, 'gripper_mode', str, self.where, 'parallel_gripper_action')
+            if gripper_mode in ACTION_MODES:
+                self.gripper = RobotiqGripper(node, arm, gripper_mode, cfg, self.where)
+            elif gripper_mode == 'forward_command':
+                if 'gripper_topic' not in cfg:
+                    raise InterfaceError(f'{self.where}: gripper_mode forward_command needs interface.gripper_topic: '
+                                         f'ros2_robotiq_gripper runs no forward command controller (its '
+                                         f'robotiq_gripper_controller is an action server: parallel_gripper_action)')
+                self.gripper = ForwardGripper(node, cfg['gripper_topic'])
             else:
                 raise InterfaceError(f'{self.where}: gripper_mode {gripper_mode!r}, expected one of {GRIPPER_MODES}')
 
     def describe(self) -> str:
-        grip = f', gripper on {self.gripper.name}' if self.gripper else ''
+        grip = f', gripper: {self.gripper.describe()}' if self.gripper is not None else ''
         return f'UR {self.mode} on {self.topic}{grip}'
 
     def send(self, command: Command, now: float) -> None:
-        rows = command.positions[:, self.joint_idx]
-        if self.mode == 'forward_position':
-            self.pub.publish(Float64MultiArray(data=[float(v) for v in rows[0]]))
-        else:
-            self.trajectory.send(rows, command, now)
+        self.trajectory.send(command.positions[:, self.joint_idx], command, now)
         if self.gripper is not None:
             self.gripper.send(self.arm.gripper.to_command(command.positions[0, self.grip_idx]))
-
-
-class _GripperActionClient:
-    """control_msgs/action/GripperCommand goals, sent when the target moves by more than a deadband."""
-
-    def __init__(self, node, action_name, stroke, where):
-        try:
-            from control_msgs.action import GripperCommand
-        except ImportError as e:
-            raise InterfaceError(f'{where}: gripper_mode gripper_action needs control_msgs, which is not '
-                                 f'installed (install ros-$ROS_DISTRO-control-msgs, or use forward_command)') from e
-        from rclpy.action import ActionClient
-        self.name = action_name
-        self.goal_type = GripperCommand.Goal
-        self.client = ActionClient(node, GripperCommand, action_name)
-        self.last: float | None = None
-        self.deadband = GRIPPER_GOAL_DEADBAND * stroke
-
-    def send(self, position: float) -> None:
-        if self.last is not None and abs(position - self.last) < self.deadband:
-            return
-        if not self.client.server_is_ready():
-            return
-        goal = self.goal_type()
-        goal.command.position = float(position)
-        goal.command.max_effort = 0.0          # 0: the controller's default effort
-        self.client.send_goal_async(goal)
-        self.last = position
-
-

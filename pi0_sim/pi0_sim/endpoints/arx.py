@@ -1,8 +1,13 @@
 """The simulated ARX X5 vendor node (arx_x5_controller): RobotCmd set-points applied at once in
 position-control mode, RobotStatus published from the simulated arm after every simulation step.
 
-    command_topic  <pkg>/msg/RobotCmd      joint_pos[6] (rad), gripper (vendor units), mode
+    command_topic  <pkg>/msg/RobotCmd      joint_pos[6] (rad), gripper, mode (default name arm_cmd)
     status_topic   <pkg>/msg/RobotStatus   joint_pos[7], joint_vel[7]: six joints, then the gripper
+                                           (default name arm_status)
+
+The gripper is in the vendor node's units, the motor angle (0 closed, about 5 open), taken as given
+(ARXroboticsX/ARX_X5 c783287, ROS2/X5_ws/src/arx_x5_ros2/arx_x5_controller/src/X5Controller.cpp:104) and
+reported in the same units; the embodiment's gripper command_open/closed are those units.
 
 <pkg> is interface.msg_package, by default the vendor's arx5_arm_msg. The status is
 this arm's joint state on the wire, so the simulator leaves the arm's JointState to the driver's
@@ -11,8 +16,8 @@ bridge (publishes_state), as on the real robot.
 
 from __future__ import annotations
 
-from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS
-from pi0_sim.endpoints.base import SimEndpoint, vendor_types
+from pi0_common.qos import SENSOR_PUB_QOS
+from pi0_sim.endpoints.base import CONTROLLER_SUB_QOS, SimEndpoint, vendor_types
 
 POSITION_CONTROL = 5        # the vendor's arm-state enum: joint position control
 
@@ -31,7 +36,7 @@ class ArxSimEndpoint(SimEndpoint):
                                                    ('RobotCmd', 'RobotStatus'), self.where)
         self.names = [j.name for j in arm.joints] + [arm.gripper.joint]
         self.status_pub = node.create_publisher(self.status_type, config['status_topic'], SENSOR_PUB_QOS)
-        node.create_subscription(cmd_type, config['command_topic'], self._on_command, ROBOT_COMMAND_QOS)
+        node.create_subscription(cmd_type, config['command_topic'], self._on_command, CONTROLLER_SUB_QOS)
 
     def _on_command(self, msg) -> None:
         if msg.mode != POSITION_CONTROL:

@@ -12,7 +12,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
 from pi0_sim.spec import SimConfigError
+
+# How the vendor controllers subscribe to their command topics: reliable, the last 10 (xs_sdk:
+# Interbotix/interbotix_ros_core jazzy bf127b4, interbotix_xs_sdk/src/xs_sdk_obj.cpp:101-108; the ARX node:
+# ARXroboticsX/ARX_X5 c783287, ROS2/X5_ws/src/arx_x5_ros2/arx_x5_controller/src/X5Controller.cpp:38-41).
+# The drivers publish with depth 1 (pi0_common.qos.ROBOT_COMMAND_QOS); what a subscriber queues is its own.
+CONTROLLER_SUB_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class SimEndpoint:

@@ -12,8 +12,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_common.messages import to_sec
-from pi0_common.qos import ROBOT_COMMAND_QOS
-from pi0_sim.endpoints.base import SimEndpoint
+from pi0_sim.endpoints.base import CONTROLLER_SUB_QOS, SimEndpoint
 
 
 class ArmControllersSimEndpoint(SimEndpoint):
@@ -23,13 +22,13 @@ class ArmControllersSimEndpoint(SimEndpoint):
         self.received = 0
         if config.get('trajectory_topic'):
             node.create_subscription(JointTrajectory, config['trajectory_topic'], self._on_trajectory,
-                                     ROBOT_COMMAND_QOS)
+                                     CONTROLLER_SUB_QOS)
         if config.get('forward_topic'):
             node.create_subscription(Float64MultiArray, config['forward_topic'], self._on_forward,
-                                     ROBOT_COMMAND_QOS)
+                                     CONTROLLER_SUB_QOS)
         if arm.gripper is not None and config.get('gripper_topic'):
             node.create_subscription(Float64MultiArray, config['gripper_topic'], self._on_gripper,
-                                     ROBOT_COMMAND_QOS)
+                                     CONTROLLER_SUB_QOS)
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         # The JointTrajectoryController's own checks (allow_partial_joints_goal: false).

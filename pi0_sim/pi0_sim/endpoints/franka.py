@@ -1,6 +1,7 @@
 """The simulated franka_ros2: fr3_arm_controller (a JointTrajectoryController, ArmControllersSimEndpoint)
 and franka_gripper's move and grasp action servers (franka_msgs/action/Move, Grasp), on the names the
-interface block gives (defaults: franka_gripper/move, franka_gripper/grasp).
+interface block gives (defaults: franka_gripper/move, franka_gripper/grasp), and the joint states where
+franka_ros2's launch publishes them (franka_state.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import math
 
 from pi0_sim.endpoints.base import vendor_types
 from pi0_sim.endpoints.controllers import ArmControllersSimEndpoint
+from pi0_sim.endpoints.franka_state import FrankaStatePublisher
 from pi0_sim.endpoints.gripper_action import SimGripperAction
 
 SIM_TOLERANCE = 0.001     # m: the simulated hand has arrived
@@ -24,6 +26,9 @@ class FrankaSimEndpoint(ArmControllersSimEndpoint):
     def __init__(self, node, world, lock, embodiment, arm, config):
         super().__init__(node, world, lock, embodiment, arm, config)
         self.move_server = self.grasp_server = None
+        self.publishes_state = True             # franka_ros2's topics, not the embodiment's joint_state_topic
+        self.states = FrankaStatePublisher(node, arm, config)
+        self.publish_state = self.states.publish
         if arm.gripper is None:
             return
         types = vendor_types('franka_msgs', 'action', ('Move', 'Grasp'), self.where)

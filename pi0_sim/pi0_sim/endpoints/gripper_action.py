@@ -2,8 +2,9 @@
 franka_msgs Move and Grasp for franka_gripper): each goal sets the simulated gripper's target, and the
 goal finishes when the gripper gets there.
 
-Semantics of the vendor servers: a newer goal preempts the one in progress (it is aborted), a cancel
-is honoured, a goal that does not arrive within ``timeout`` is aborted.
+Semantics of the vendor servers: a newer goal preempts the one in progress (aborted, or canceled where
+the vendor's controller cancels it: ``preempted_canceled``), a cancel is honoured, a goal that does not
+arrive within ``timeout`` is aborted.
 
 Nothing blocks the simulator node's single executor thread while a gripper moves: the goal is
 accepted, a poll timer watches the simulated gripper, and only when the goal is finished is it
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import GoalEvent
 
 POLL_PERIOD = 0.02        # s
 DEFAULT_TIMEOUT = 5.0     # s for a goal to arrive before it is aborted
@@ -44,11 +46,15 @@ class SimGripperAction:
         result_of: (result type instance, outcome, position in command units) -> the result to return.
         feedback_of: (feedback type instance, position in command units) -> feedback to publish, or None.
         tolerance: command units within which the target counts as reached.
+        preempted_canceled: a preempted goal ends CANCELED (as ros2_controllers' gripper action
+            controllers do) rather than ABORTED.
     """
 
     def __init__(self, endpoint, action_type, name: str, target_of: Callable, result_of: Callable,
-                 feedback_of: Callable | None = None, tolerance: float = 1e-3, timeout: float = DEFAULT_TIMEOUT):
+                 feedback_of: Callable | None = None, tolerance: float = 1e-3, timeout: float = DEFAULT_TIMEOUT,
+                 preempted_canceled: bool = False):
         self.endpoint, self.action_type, self.name = endpoint, action_type, name
+        self.preempted_canceled = preempted_canceled
         self.target_of, self.result_of, self.feedback_of = target_of, result_of, feedback_of
         self.tolerance, self.timeout = tolerance, timeout
         self.gripper = endpoint.spec.gripper
@@ -119,6 +125,11 @@ class SimGripperAction:
             _, goal = self._finished.pop(_key(goal_handle))
         outcome, position = goal.outcome, goal.position
         if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif outcome == 'preempted' and self.preempted_canceled:
+            # rclpy has no public way to cancel an executing goal unasked; this is the transition its own
+            # cancel service makes (rclpy/action/server.py), then CANCELED
+            goal_handle._update_state(GoalEvent.CANCEL_GOAL)
             goal_handle.canceled()
         elif outcome == 'reached':
             goal_handle.succeed()

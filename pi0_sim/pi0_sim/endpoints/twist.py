@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from geometry_msgs.msg import Twist, TwistStamped
 
-from pi0_common.qos import ROBOT_COMMAND_QOS
-from pi0_sim.endpoints.base import SimEndpoint
+from pi0_sim.endpoints.base import CONTROLLER_SUB_QOS, SimEndpoint
 
 
 class TwistSimEndpoint(SimEndpoint):
@@ -16,7 +15,7 @@ class TwistSimEndpoint(SimEndpoint):
         super().__init__(node, world, lock, embodiment, base, config)
         stamped = config.get('stamped', False)
         node.create_subscription(TwistStamped if stamped else Twist, config['topic'],
-                                 lambda m: self._on_twist(m.twist if stamped else m), ROBOT_COMMAND_QOS)
+                                 lambda m: self._on_twist(m.twist if stamped else m), CONTROLLER_SUB_QOS)
 
     def _on_twist(self, twist: Twist) -> None:
         axes = {"vx": twist.linear.x, "vy": twist.linear.y, "wz": twist.angular.z}
