@@ -256,6 +256,10 @@ class ChunkExecutor:
         worst = int(np.argmax(error))
         if error[worst] <= self.config.max_tracking_error:
             return False
+        if self.state in ('paused', 'stopped'):
+            # Moved while paused (a simulation reset, a person): hold where it is now, do not pull it back.
+            self._rereference()
+            return True
         name = self.embodiment.dim_names[self._joint_idx[worst]]
         self.stats.tracking_faults += 1
         self.stats.last_error = (f'tracking error {error[worst]:.3f} rad on {name} (max_tracking_error '

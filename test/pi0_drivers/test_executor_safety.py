@@ -123,3 +123,17 @@ def test_holds_and_estops_slow_down_within_the_acceleration_limit(stop):
         speed, prev = v, cmd.positions[0, 0]
         t += DT
     assert speeds[0] > 2.0 and speeds[-1] == pytest.approx(0.0)
+
+
+def test_a_robot_moved_while_paused_is_held_where_it_is_without_a_fault():
+    ex = executor()
+    ex.update_measured(UR5E.home, 10.0)
+    ex.pause()
+    assert ex.tick(10.0).positions[0] == pytest.approx(UR5E.home)
+    moved = UR5E.home.copy()
+    moved[1] += 0.6                                        # a reset, a person at the arm
+    ex.update_measured(moved, 10.05)
+    cmd = ex.tick(10.05)
+    assert cmd.positions[0] == pytest.approx(moved) and ex.state == 'paused'
+    assert ex.stats.tracking_faults == 0 and ex.stats.last_error == ''
+
