@@ -67,13 +67,15 @@ if [[ ! -x "$PY" ]]; then
 fi
 
 # ------------------------------------------------------------ 2. Python packages
-reqs="$(cat "$ROOT/tools/requirements.txt")"
+reqs="$(cat "$ROOT/tools/requirements.txt" "$ROOT/tools/requirements-nodeps.txt")"
 ((SYSTEM_ROS)) || reqs+="$(cat "$ROOT/tools/requirements-ros.txt")"
 if ! stamp_ok pip "$reqs"; then
   log "pip: installing pinned requirements (first time: a few minutes)"
   files=(-r "$ROOT/tools/requirements.txt")
   ((SYSTEM_ROS)) || files+=(-r "$ROOT/tools/requirements-ros.txt")
   pip_quiet install "${files[@]}"
+  # Packages whose declared dependencies conflict with the pins above but that run with them (see the file).
+  pip_quiet install --no-deps -r "$ROOT/tools/requirements-nodeps.txt"
   stamp_set pip "$reqs"
 fi
 

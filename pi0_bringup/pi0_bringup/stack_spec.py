@@ -150,7 +150,7 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
     if not path.is_file():
         raise FileNotFoundError(f'no parameter file {path} for embodiment {embodiment!r}')
     data = load_params_file(path)
-    policy = {'embodiment': embodiment}
+    policy = {'embodiment': embodiment, 'hardware': not sim}
     if checkpoint:
         policy['checkpoint'] = checkpoint
     if instruction:

@@ -7,7 +7,11 @@ Publishes   pi0/action_chunk (pi0_msgs/ActionChunk), /diagnostics
 Services    pi0/set_instruction (pi0_msgs/SetInstruction)
 
 Callbacks only store messages; decoding and inference happen on the worker, so no callback ever
-waits on the model, and at most one inference is in flight. The chunk's stamp is the observation's
+waits on the model, and at most one inference is in flight. With ``backend:=openpi`` the worker sends
+the observation to a remote openpi-protocol server (``server:=host:port``) instead of running the model;
+the reply is published stamped with the observation time, so the executor's latency compensation
+covers the round trip; after a timeout or a lost connection nothing is published (the executor's
+watchdog holds) and the next inference connects again. The chunk's stamp is the observation's
 (the joint state's) stamp, so the executor can skip the steps that passed during inference.
 """
 
@@ -32,9 +36,11 @@ from pi0_common.params import Param, declare_all, non_negative, one_of, positive
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS, warn_on_incompatible_qos
 from pi0_common.spin import run_node
 from pi0_policy.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
-from pi0_policy.loading import load_policy
+from pi0_policy.loading import PolicyLoadError, load_policy, simulation_only
 from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError
 from pi0_policy.rtc_alignment import guidance_for
+from pi0_policy.serve.client import RemoteError, RemotePolicyClient, RemoteUnavailableError
+from pi0_policy.serve.layouts import node_actions, node_observation
 
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
@@ -42,6 +48,14 @@ PARAMETERS = [
           '"default" = the embedded default policy; "random:<config>" = random weights (plumbing only).'),
     Param('asset_id', '', 'Norm-stats asset in the checkpoint (assets/<id>/norm_stats.json); empty = the '
           "embodiment's norm_stats_asset."),
+    Param('conventions', '', 'Checkpoint conventions: a preset (pi0_aloha_towel, pi0_droid, ...), a '
+          'pi0_conventions.yaml, "auto" (the checkpoint\'s own file or LeRobot config); empty = pi0_ros\'s.'),
+    Param('backend', 'local', 'local: run the model here; openpi: ask a remote openpi-protocol server.',
+          one_of('local', 'openpi')),
+    Param('server', '', 'host:port of the remote server (backend openpi).'),
+    Param('server_timeout', 2.0, 'Seconds to wait for a remote reply; then nothing is published.', positive),
+    Param('server_layout', 'embodiment', 'What the remote server takes: embodiment (pi0_policy.serve), '
+          'aloha or droid (openpi\'s example layouts).', one_of('embodiment', 'aloha', 'droid')),
     Param('device', 'cpu', 'Torch device: cpu, cuda, cuda:1, ...'),
     Param('dtype', 'float32', 'Model dtype: float32 or bfloat16.', one_of('float32', 'bfloat16')),
     Param('num_threads', 0, 'Torch CPU threads; 0 = torch default.', non_negative),
@@ -57,6 +71,10 @@ PARAMETERS = [
     Param('max_image_age', 0.5, 'Seconds: older camera frames block inference.', positive),
     Param('seed', -1, 'Noise seed for reproducible chunks; -1 = random.'),
     Param('warmup', True, 'Run one inference on dummy inputs before going active (the first is cold).'),
+    Param('hardware', True, 'A real robot: a checkpoint with random weights or trained in simulation only (the '
+          'embedded default) is refused unless allow_simulation_policy is true. The launch files set false with '
+          'sim:=true; a node started any other way is taken to drive hardware.'),
+    Param('allow_simulation_policy', False, 'On hardware, run a random or simulation-only checkpoint anyway.'),
 ]
 
 
@@ -66,12 +84,24 @@ class PolicyNode(Node):
         p = declare_all(self, PARAMETERS)
         self.params = p
         self.embodiment = emb = load_embodiment(p.embodiment)
-        slots = tuple(s.strip() for s in p.cameras.split(',') if s.strip()) or emb.camera_slots
-        self.inputs = ObservationBuffer(emb, slots, p.max_state_age, p.max_image_age)
         self.instruction = p.instruction
-        self.policy = load_policy(p.checkpoint, emb, asset_id=p.asset_id or emb.norm_stats_asset, device=p.device,
-                                  dtype=p.dtype, num_threads=p.num_threads, logger=self.get_logger())
-        if p.warmup:
+        self.remote = self.policy = None
+        unfit = simulation_only(p.checkpoint) if p.hardware and p.backend == 'local' else None
+        if unfit and not p.allow_simulation_policy:
+            raise PolicyLoadError(f'checkpoint {unfit}: refused on a real robot (hardware true); launch with '
+                                  f'sim:=true, pick a checkpoint trained for this robot, or set '
+                                  f'allow_simulation_policy:=true on purpose')
+        if p.backend == 'openpi':
+            self.remote = make_remote(p.server, p.server_timeout, self.get_logger())
+        else:
+            self.policy = load_policy(p.checkpoint, emb, asset_id=p.asset_id or emb.norm_stats_asset,
+                                      device=p.device, dtype=p.dtype, num_threads=p.num_threads,
+                                      logger=self.get_logger(), conventions=p.conventions)
+        fed = getattr(self.policy, 'robot_cameras', None)      # a ConventionPolicy reads only these
+        slots = (tuple(s.strip() for s in p.cameras.split(',') if s.strip())
+                 or (tuple(c for c in emb.camera_slots if c in fed.values()) if fed else emb.camera_slots))
+        self.inputs = ObservationBuffer(emb, slots, p.max_state_age, p.max_image_age)
+        if p.warmup and self.policy is not None:
             t0 = time.perf_counter()
             self.policy.warmup()
             self.get_logger().info(f'warm-up inference took {1e3 * (time.perf_counter() - t0):.0f} ms')
@@ -114,8 +144,9 @@ class PolicyNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         masked = [s for s in emb.camera_slots if s not in slots]
         cameras = ', '.join(f'{s}={t}' for s, t in self.camera_topics.items())
+        what = self.policy.describe() if self.policy is not None else f'remote openpi server {self.remote.uri}'
         self.get_logger().info(
-            f'{emb.name}: {self.policy.describe()}; cameras {cameras}'
+            f'{emb.name}: {what}; cameras {cameras}'
             + (f' (masked: {", ".join(masked)})' if masked else '') + f'; instruction "{self.instruction}"')
 
     def now(self) -> float:
@@ -198,13 +229,19 @@ class PolicyNode(Node):
                 rtc = guidance_for(request_from_msg(request, emb), obs.stamp, emb.dt)
             except MessageError as e:
                 self._report(f'chunk request {request.request_id}: {e}; sampling without guidance')
-        noise = self.rng.standard_normal((self.policy.horizon, self.policy.action_dim)).astype(np.float32)
         t0 = time.perf_counter()
-        try:
-            result = self.policy.infer(obs.images, obs.state, instruction, noise=noise, rtc=rtc)
-        except ValueError as e:
-            self._report(f'inference refused its input: {e}')
-            return
+        if self.remote is not None:
+            actions, dt = self._infer_remote(obs, instruction)
+            if actions is None:
+                return
+        else:
+            noise = self.rng.standard_normal((self.policy.horizon, self.policy.action_dim)).astype(np.float32)
+            try:
+                result = self.policy.infer(obs.images, obs.state, instruction, noise=noise, rtc=rtc)
+                actions, dt = result.actions, emb.dt
+            except ValueError as e:
+                self._report(f'inference refused its input: {e}')
+                return
         elapsed = time.perf_counter() - t0
         with self.lock:
             self.chunk_id += 1
@@ -213,8 +250,22 @@ class PolicyNode(Node):
             self.last_inference_ms = 1e3 * elapsed
             self.last_error = ''
         self.chunk_pub.publish(make_chunk_msg(
-            emb, chunk_id, obs.stamp, emb.dt, result.actions, elapsed, instruction,
+            emb, chunk_id, obs.stamp, dt, actions, elapsed, instruction,
             request.request_id if request is not None else 0))
+
+    def _infer_remote(self, obs, instruction: str):
+        """(actions [H, valid_dims], dt) from the remote server, or (None, None) after reporting why."""
+        emb, layout = self.embodiment, self.params.server_layout
+        grippers = tuple(emb.indices('gripper'))
+        try:
+            reply = self.remote.infer(node_observation(layout, obs.state, obs.images, instruction, grippers))
+            actions = node_actions(layout, reply['actions'], obs.state, grippers, emb.valid_dims)
+        except (RemoteError, RemoteUnavailableError, ValueError) as e:
+            self._report(f'remote policy: {e}')
+            return None, None
+        meta = self.remote.metadata or {}
+        rate = meta.get('control_rate_hz') if meta.get('server') == 'pi0_ros' and layout == 'embodiment' else None
+        return actions, (1.0 / float(rate) if rate else emb.dt)
 
     def _report(self, text: str) -> None:
         with self.lock:
@@ -238,7 +289,25 @@ class PolicyNode(Node):
         worker = getattr(self, 'worker', None)      # absent when __init__ failed before creating it
         if worker is not None:
             worker.shutdown(wait=True, cancel_futures=True)   # an inference in flight finishes and publishes
+        if getattr(self, 'remote', None) is not None:
+            self.remote.close()
         return super().destroy_node()
+
+
+def make_remote(server: str, timeout: float, logger) -> RemotePolicyClient:
+    """The remote backend's client; the first connection is tried now, and again at each inference."""
+    if not server:
+        raise ValueError('parameter server: backend openpi needs server:=host:port')
+    try:
+        client = RemotePolicyClient(server, timeout=timeout)
+    except ValueError as e:
+        raise ValueError(f'parameter server: {e}') from None
+    try:
+        meta = client.connect()
+        logger.info(f'remote policy server {client.uri}: {meta}')
+    except RemoteUnavailableError as e:
+        logger.warning(f'{e}; trying again at each inference')
+    return client
 
 
 def main(args=None):

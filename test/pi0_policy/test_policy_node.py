@@ -82,7 +82,7 @@ class Robot:
 
 @pytest.fixture
 def policy(ros):
-    return ros.make(PolicyNode, {'embodiment': 'ur5e', 'checkpoint': 'random:pi0_tiny',
+    return ros.make(PolicyNode, {'embodiment': 'ur5e', 'checkpoint': 'random:pi0_tiny', 'hardware': False,
                                  'instruction': 'reach the red block', 'warmup': False})
 
 
@@ -101,7 +101,7 @@ def test_a_request_with_fresh_inputs_gets_a_chunk(ros, policy):
 
 
 def test_compressed_cameras(ros):
-    ros.make(PolicyNode, {'embodiment': 'ur5e', 'checkpoint': 'random:pi0_tiny', 'instruction': 'go',
+    ros.make(PolicyNode, {'embodiment': 'ur5e', 'checkpoint': 'random:pi0_tiny', 'hardware': False, 'instruction': 'go',
                           'warmup': False, 'camera_transport': 'compressed'})
     _, chunk = Robot(ros, transport='compressed').ask()
     assert chunk is not None
@@ -137,3 +137,14 @@ def test_instruction_from_topic_and_service(ros, policy):
     assert reply.success and policy.instruction == 'wave'
     reply = ros.call(robot.node, SetInstruction, 'pi0/set_instruction', SetInstruction.Request(instruction='  '))
     assert not reply.success and policy.instruction == 'wave'
+
+
+@pytest.mark.parametrize('checkpoint', ['default', 'random:pi0_tiny'])
+def test_a_simulation_policy_is_refused_on_hardware_unless_allowed(ros, checkpoint):
+    from pi0_policy.loading import PolicyLoadError
+    with pytest.raises(PolicyLoadError, match='refused on a real robot'):
+        ros.make(PolicyNode, {'embodiment': 'ur5e', 'checkpoint': checkpoint, 'warmup': False})
+    node = ros.make(PolicyNode, {'embodiment': 'ur5e', 'checkpoint': checkpoint, 'warmup': False,
+                                 'allow_simulation_policy': True})
+    assert node.policy is not None
+

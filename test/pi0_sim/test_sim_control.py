@@ -166,12 +166,12 @@ def test_gripper_commands_in_command_units_report_state_units():
     franka.command_positions(['fr3_finger_joint1'], [0.0], now=0.0)   # total hand width 0 m: closed
     run(franka, 0.2)
     assert franka.gripper_closure('arm') == pytest.approx(0.5)          # 2.5 of the stroke per second
-    names, pos, vel = franka.joint_state('joint_states')
+    names, pos, vel = franka.joint_state('fr3/joint_states')
     assert names[-1] == 'fr3_finger_joint1'
     assert pos[-1] == pytest.approx(0.02)                               # finger travel, 0.04 open
     assert vel[-1] == pytest.approx(-2.5 * 0.04)
     run(franka, 1.0)
-    assert franka.joint_state('joint_states')[1][-1] == pytest.approx(0.0)
+    assert franka.joint_state('fr3/joint_states')[1][-1] == pytest.approx(0.0)
 
 
 def test_aloha_arms_share_joint_names_and_are_told_apart_by_topic():

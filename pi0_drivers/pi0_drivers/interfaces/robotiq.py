@@ -106,7 +106,8 @@ class RobotiqGripper:
         return goal
 
     def _why_not_ready(self) -> str:
-        """The missing server, or the other controller's action type on that name."""
+        """The missing server, or the other controller's action type on that name (our own client lists the
+        wanted type there too, so only another type tells)."""
         wanted = f'control_msgs/action/{self.type_name}'
         types = dict(self.node.get_service_names_and_types()).get(f'{self.resolved}/_action/send_goal', [])
         for kind in types:

@@ -22,6 +22,8 @@ for that episode and moves on.
 from __future__ import annotations
 
 import math
+import struct
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,8 @@ class ImageStream:
         transport: "raw" or "compressed".
         stamps: int64 [N] header stamps, sorted.
         bag_order: [N] position of each sorted frame in the topic's bag order.
+        log_times: int64 [N] receive (log) times in bag order, when known: the camera pass then reads only
+            the part of the bag that holds the episode's frames (several episodes in one bag).
     """
 
     slot: str
@@ -64,6 +68,7 @@ class ImageStream:
     transport: str
     stamps: np.ndarray
     bag_order: np.ndarray
+    log_times: np.ndarray | None = None
 
 
 @dataclass
@@ -88,6 +93,14 @@ def stamp_ns(header, log_time: int) -> int:
     """Header stamp in ns; the bag's receive time when the publisher left it zero."""
     ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
     return ns if ns > 0 else int(log_time)
+
+
+def cdr_header_stamp(raw) -> int:
+    """The header stamp in ns of a CDR-serialized message whose first field is a std_msgs/Header (0 when the
+    publisher left it zero), read from the bytes without deserializing the message (an image's pixels)."""
+    little = raw[1] == 1  # the 4-byte encapsulation header: 0x00 0x01 is little-endian CDR
+    sec, nanosec = struct.unpack_from("<iI" if little else ">iI", raw, 4)
+    return max(0, sec * 1_000_000_000 + nanosec)
 
 
 def resolve(namespace: str, topic: str) -> str:
@@ -190,9 +203,11 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
     if missing:
         raise BagError(f"{path}: topic(s) {missing} not recorded (namespace {ns!r})")
 
-    state_samples: list[tuple[list[int], list[float]]] = [([], []) for _ in range(emb.valid_dims)]
+    # 8 bytes a sample (not a Python float object): a long episode's joint samples stay small.
+    state_samples = [(array("q"), array("d")) for _ in range(emb.valid_dims)]
     cmd_stamps, cmd_rows, events, instructions = [], [], [], []
-    image_stamps: dict[str, list[int]] = {slot: [] for slot in cam_topics}
+    image_stamps = {slot: array("q") for slot in cam_topics}
+    image_logs = {slot: array("q") for slot in cam_topics}
     image_slot = {topic: slot for slot, (topic, _) in cam_topics.items()}
     base_axes = dict(zip(emb.base.axes, emb.base_indices(), strict=True)) if emb.base is not None else {}
     warnings: list[str] = []
@@ -209,11 +224,13 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
     wanted_topics = set(required) | set(image_slot) | {topics["instruction"]}
     connections = [c for c in reader.connections if c.topic in wanted_topics]
     for conn, log_time, raw in reader.messages(connections=connections):
-        msg = reader.deserialize(raw, conn.msgtype)
         topic = conn.topic
-        if topic in image_slot:
-            image_stamps[image_slot[topic]].append(stamp_ns(msg.header, log_time))
-        elif topic in joint_dims:
+        if topic in image_slot:  # only the header stamp: no image is deserialized in this pass
+            image_stamps[image_slot[topic]].append(cdr_header_stamp(raw) or int(log_time))
+            image_logs[image_slot[topic]].append(int(log_time))
+            continue
+        msg = reader.deserialize(raw, conn.msgtype)
+        if topic in joint_dims:
             t = stamp_ns(msg.header, log_time)
             names = list(msg.name)
             if len(msg.position) < len(names):
@@ -268,7 +285,8 @@ def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple
             raise BagError(f"{path}: camera {slot!r} ({topic}) has no frames")
         stamps_arr = np.asarray(stamps, dtype=np.int64)
         order = np.argsort(stamps_arr, kind="stable")
-        images[slot] = ImageStream(slot, topic, transport, stamps_arr[order], order)
+        images[slot] = ImageStream(slot, topic, transport, stamps_arr[order], order,
+                                   np.asarray(image_logs[slot], dtype=np.int64))
     return EpisodeStreams(
         path=path, namespace=ns, start_ns=start_ns, stop_ns=stop_ns, task=task,
         success=bool(stop_msg.success) if stop_msg is not None else None,
@@ -334,7 +352,12 @@ def iter_images(path: str | Path, streams: EpisodeStreams,
     try:
         counters = dict.fromkeys(by_topic, 0)
         connections = [c for c in reader.connections if c.topic in by_topic]
-        for conn, _, raw in reader.messages(connections=connections):
+        window = _log_window(streams, wanted)
+        if window is not None:  # start at the episode's first frame; positions count from there
+            for topic, stream in by_topic.items():
+                counters[topic] = int(np.searchsorted(stream.log_times, window[0], side="left"))
+        span = {"start": window[0], "stop": window[1] + 1} if window is not None else {}
+        for conn, _, raw in reader.messages(connections=connections, **span):
             position = counters[conn.topic]
             counters[conn.topic] += 1
             index = wanted[conn.topic].get(position)
@@ -353,3 +376,11 @@ def iter_images(path: str | Path, streams: EpisodeStreams,
         raise BagError(f"{path}: unreadable while decoding images: {type(e).__name__}: {e}") from None
     finally:
         reader.close()
+
+
+def _log_window(streams: EpisodeStreams, wanted: dict[str, dict[int, int]]) -> tuple[int, int] | None:
+    """(first, last) receive time of the frames to decode, when every camera's receive times are known."""
+    if not wanted or any(s.log_times is None for s in streams.images.values()):
+        return None
+    times = [int(s.log_times[position]) for s in streams.images.values() for position in wanted[s.topic]]
+    return (min(times), max(times)) if times else None

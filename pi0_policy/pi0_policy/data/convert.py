@@ -1,36 +1,50 @@
 """Convert teleoperation bags (one rosbag2 folder per episode) into a LeRobotDataset for training.
 
     python -m pi0_policy.data.convert BAGS_DIR OUT_DIR --embodiment ur5e [--format v2.1|v3] [--fps N]
+        [--images | --vcodec libsvtav1|h264|hevc] [--workers N] [--resume] [--append]
+        [--mapping MAPPING.yaml [--task TEXT] [--episodes bag|window:SECONDS|topic:NAME]]
 
 Writes LeRobotDataset v2.1 (what openpi trains on) by default, v3.0 with ``--format v3`` (LeRobot >= 0.4),
-camera frames as PNG images inside the parquet files, resampled to the embodiment's control rate. Also
-writes ``OUT_DIR/norm_stats.json`` (openpi's format, over state and actions) and ``meta/pi0_ros.json``
-(the embodiment, each episode's source bag and every skipped bag with the reason). A corrupt, truncated or
-incomplete bag is reported and skipped; the exit status is non-zero only when no episode converted.
+resampled to the embodiment's control rate, cameras as MP4 video laid out as LeRobot lays it out (AV1 by
+default; ``--images`` stores PNG images inside the parquet files instead). Also writes
+``OUT_DIR/norm_stats.json`` (openpi's format, over state and actions) and ``meta/pi0_ros.json`` (the
+embodiment, the video settings, each episode's source bag and every skipped bag with the reason). A corrupt,
+truncated or incomplete bag is reported and skipped; the exit status is non-zero only when no episode
+converted.
+
+Episodes convert in parallel worker processes (``--workers``, one per core by default), each streaming its
+bag (memory does not grow with the episode's length); an interrupted conversion is finished by running the
+same command with ``--resume`` (finished episodes are kept). ``--append`` adds episodes to an existing
+dataset. Bags the suite did not record convert through a mapping file (:mod:`.mapping`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+import pyarrow.parquet as pq
 
 from pi0_common.embodiment import EmbodimentError, load_embodiment
 
 from ..normalize import compute_norm_stats, save_norm_stats
 from . import lerobot_format as lf
-from .bag_reader import BagError
-from .episode import load_episode
+from .convert_jobs import STAGES_DIR, Job, default_workers, run_jobs, stage_folder
+from .mapping import Mapping, MappingError, load_mapping
 from .reader import CONVERSION_FILE
-from .writer import EpisodeError, open_writer
+from .video_encode import CODECS, VideoError, VideoSettings
+from .writer import AppendError, EpisodeError, open_writer
 
 NORM_STATS_FILE = "norm_stats.json"
+SETTINGS_FILE = "settings.json"
 BAG_FILES = ("metadata.yaml", "*.mcap", "*.db3")
 
 
@@ -85,19 +99,32 @@ def find_bags(folder: str | Path) -> list[Path]:
 
 def convert(bags_dir: str | Path, out_dir: str | Path, embodiment: str, fmt: str = "v2.1", fps: int | None = None,
             cameras: tuple[str, ...] | None = None, namespace: str | None = None, progress: bool = True,
-            data_file_size_mb: float | None = None) -> ConversionResult:
+            data_file_size_mb: float | None = None, video: bool = True, video_settings: VideoSettings | None = None,
+            workers: int | None = None, resume: bool = False, mapping: str | Path | Mapping | None = None,
+            task: str | None = None, episodes: str | None = None, append: bool = False) -> ConversionResult:
     """Convert every episode bag under ``bags_dir`` into one dataset in ``out_dir``.
 
     Args:
         bags_dir: a bag folder, or a folder of bag folders (one per episode).
-        out_dir: created; must be new or empty.
+        out_dir: created; must be new or empty (or hold an interrupted conversion, with ``resume``, or a
+            dataset, with ``append``).
         embodiment: embodiment name or YAML path (joint names, cameras, control rate, norm-stats asset).
         fmt: "v2.1" (openpi) or "v3" (LeRobot >= 0.4).
         fps: frames per second; the embodiment's control rate when None.
         cameras: camera slots to include; all of the embodiment's when None.
         namespace: the recorded stack's namespace; found from the episode-event topic when None.
-        progress: show a tqdm bar.
+        progress: show a progress bar (frames, frames/s, episodes done).
         data_file_size_mb: v3 only, the size at which a new data file is started.
+        video: cameras as MP4 video (LeRobot's default); False: PNG images inside the parquet files.
+        video_settings: codec and its options (AV1 with libsvtav1, g=2, crf=30 when None).
+        workers: episodes converted at once, each in its own process (one per core when None).
+        resume: finish a conversion into ``out_dir`` that was interrupted: its finished episodes are kept.
+        mapping: for bags the suite did not record: a mapping file (:mod:`.mapping`) naming the topics of the
+            user's stack; its cameras are the dataset's (those in ``cameras`` when given).
+        task, episodes: with a mapping, override its task (the text) and its episodes
+            ("bag", "window:SECONDS" or "topic:NAME").
+        append: add the episodes to the dataset in ``out_dir`` (same version, robot, fps, cameras); its
+            statistics and norm stats then cover old and new episodes.
 
     Returns:
         The per-bag reports and totals.
@@ -108,45 +135,114 @@ def convert(bags_dir: str | Path, out_dir: str | Path, embodiment: str, fmt: str
     if float(fps) != int(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive integer (LeRobot stores it as one), got {fps}")
     fps = int(fps)
-    slots = tuple(c.slot for c in emb.cameras if cameras is None or c.slot in cameras)
+    if mapping is not None:
+        mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        mapping = mapping.with_overrides(task, episodes)
+        unknown = sorted(set(mapping.cameras) - set(emb.camera_slots))
+        if unknown:
+            raise ValueError(f"{mapping.source}: camera slot(s) {unknown} are not {emb.name}'s ({emb.camera_slots})")
+    elif task or episodes:
+        raise ValueError("--task and --episodes go with a mapping file (--mapping)")
+    slots = tuple(c.slot for c in emb.cameras if (cameras is None or c.slot in cameras)
+                  and (mapping is None or c.slot in mapping.cameras))  # fmt: skip
     if cameras is not None and set(cameras) - set(slots):
         unknown = sorted(set(cameras) - set(slots))
         raise ValueError(f"{emb.name} has no camera slot(s) {unknown}; it has {emb.camera_slots}")
     by_slot = {c.slot: c for c in emb.cameras}
     features = lf.build_features(emb.dim_names, {
-        s: {"shape": None, "topic": by_slot[s].topic, "transport": by_slot[s].transport} for s in slots})
-    kwargs = {"data_file_size_mb": data_file_size_mb} if data_file_size_mb and lf.FORMATS.get(fmt) == lf.V30 else {}
-    writer = open_writer(fmt, out_dir, fps, emb.name, features, **kwargs)
+        s: {"shape": None, "topic": by_slot[s].topic, "transport": by_slot[s].transport} for s in slots}, video)
     bags = find_bags(bags_dir)
-    reports, states, actions = [], [], []
-    for bag in tqdm(bags, desc="episodes", unit="bag", disable=not progress):
-        report = EpisodeReport(bag=str(bag), ok=False)
-        try:
-            episode = load_episode(bag, emb, fps, slots, namespace)
-            report.episode_index = writer.add_episode(episode.to_episode_data())
-        except (BagError, EpisodeError) as e:
-            report.error = str(e)
-            reports.append(report)
-            continue
-        s = episode.streams
-        report.ok, report.frames, report.task, report.warnings = True, episode.length, s.task, episode.warnings
-        report.source = {"source_episode_index": s.source_episode_index, "success": s.success,
-                         "start_ns": s.start_ns, "stop_ns": s.stop_ns, "namespace": s.namespace,
-                         "dropped_leading_frames": episode.dropped,
-                         "camera_topics": {k: v.topic for k, v in s.images.items()}}  # fmt: skip
-        states.append(episode.state)
-        actions.append(episode.action)
-        reports.append(report)
-    writer.finalize()
     out = Path(out_dir)
+    workers = workers or default_workers(len(bags))
+    settings = {"embodiment": emb.name, "format": lf.FORMATS.get(fmt, fmt), "fps": fps, "cameras": list(slots),
+                "namespace": namespace, "video": (video_settings or VideoSettings()).info_fields() if video else None,
+                "mapping": dataclasses.asdict(mapping) if mapping is not None else None, "append": append}
+    settings = json.loads(json.dumps(settings))  # as it reads back from the file
+    resuming = _check_out_dir(out, settings, resume, append)
+    kwargs = {"data_file_size_mb": data_file_size_mb} if data_file_size_mb and lf.FORMATS.get(fmt) == lf.V30 else {}
+    if video:
+        kwargs["video"] = _with_threads(video_settings or VideoSettings(), workers)
+    before = json.loads((out / CONVERSION_FILE).read_text()) if append and (out / CONVERSION_FILE).is_file() else {}
+    writer = open_writer(fmt, out, fps, emb.name, features, restart=resuming and not append, append=append, **kwargs)
+    (out / STAGES_DIR).mkdir(exist_ok=True)
+    (out / STAGES_DIR / SETTINGS_FILE).write_text(json.dumps(settings))
+    jobs = [Job(str(bag), str(stage_folder(out, bag)), str(embodiment), fps, slots, namespace, writer.spec, mapping)
+            for bag in bags]  # fmt: skip
+    reports = []
+
+    def add(job, report: dict) -> None:
+        if not report["ok"]:
+            reports.append(EpisodeReport(bag=report["bag"], ok=False, error=report.get("error", "")))
+            return
+        for part in report["episodes"]:
+            r = EpisodeReport(**{k: v for k, v in part.items() if k != "stage"})
+            if r.ok:
+                try:
+                    r.episode_index = writer.add_staged(part["stage"])
+                except EpisodeError as e:
+                    r.ok, r.error = False, str(e)
+            reports.append(r)
+
+    run_jobs(jobs, add, workers, progress)
+    writer.finalize()
+    _write_norm_stats(out)
+    meta = {"embodiment": emb.name, "norm_stats_asset": emb.norm_stats_asset, "fps": fps,
+            "valid_dims": emb.valid_dims, "dim_names": emb.dim_names, "camera_slots": list(slots),
+            "video": writer.video.info_fields() if video else None,
+            "episodes": before.get("episodes", []) + [_asdict(r) for r in reports if r.ok],
+            "skipped": before.get("skipped", []) + [_asdict(r) for r in reports if not r.ok]}  # fmt: skip
+    (out / CONVERSION_FILE).write_text(json.dumps(meta, indent=2))
+    shutil.rmtree(out / STAGES_DIR, ignore_errors=True)  # the dataset is complete: nothing left to resume
+    return ConversionResult(out, reports, sum(r.frames for r in reports if r.ok), time.perf_counter() - t0)
+
+
+def _check_out_dir(out: Path, settings: dict, resume: bool, append: bool) -> bool:
+    """Whether the output folder holds an interrupted conversion to resume; else it must be new or empty,
+    or hold a dataset when appending.
+
+    Raises:
+        FileExistsError: a non-empty folder, an interrupted conversion without ``resume``, or one started
+            with other settings.
+    """
+    saved = out / STAGES_DIR / SETTINGS_FILE
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        if not resume:
+            raise FileExistsError(f"{out} holds an interrupted conversion; add --resume to finish it")
+        if before != settings:
+            changed = sorted(k for k in settings if before.get(k) != settings[k])
+            raise FileExistsError(f"{out}: the interrupted conversion used other settings ({', '.join(changed)})")
+        return True
+    if append:
+        if not (out / "meta" / "info.json").is_file():
+            raise FileNotFoundError(f"{out}: no dataset to append to (no meta/info.json)")
+    elif out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; choose a new output folder (or --append)")
+    return False
+
+
+def _write_norm_stats(out: Path) -> None:
+    """openpi's norm stats over every row of the dataset (old and new ones when appending)."""
+    states, actions = [], []
+    for path in sorted((out / "data").rglob("*.parquet")):
+        table = pq.read_table(path, columns=[lf.STATE_KEY, lf.ACTION_KEY])
+        states.append(_matrix(table.column(lf.STATE_KEY)))
+        actions.append(_matrix(table.column(lf.ACTION_KEY)))
     if states:
         save_norm_stats(out / NORM_STATS_FILE, {"state": compute_norm_stats(np.concatenate(states)),
                                                  "actions": compute_norm_stats(np.concatenate(actions))})
-    meta = {"embodiment": emb.name, "norm_stats_asset": emb.norm_stats_asset, "fps": fps,
-            "valid_dims": emb.valid_dims, "dim_names": emb.dim_names, "camera_slots": list(slots),
-            "episodes": [_asdict(r) for r in reports if r.ok], "skipped": [_asdict(r) for r in reports if not r.ok]}
-    (out / CONVERSION_FILE).write_text(json.dumps(meta, indent=2))
-    return ConversionResult(out, reports, sum(r.frames for r in reports), time.perf_counter() - t0)
+
+
+def _with_threads(settings: VideoSettings, workers: int) -> VideoSettings:
+    """The encoder's threads: the cores shared among the workers, unless set."""
+    if settings.threads:
+        return settings
+    return dataclasses.replace(settings, threads=max(1, (os.cpu_count() or 1) // workers))
+
+
+def _matrix(column) -> np.ndarray:
+    column = column.combine_chunks()
+    return column.flatten().to_numpy().reshape(len(column), -1)
 
 
 def _asdict(report: EpisodeReport) -> dict:
@@ -179,13 +275,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=int, default=None, help="frame rate (default: the embodiment's control rate)")
     p.add_argument("--cameras", default=None, help="comma-separated camera slots to include (default: all)")
     p.add_argument("--namespace", default=None, help="the recorded stack's namespace (default: detected)")
+    p.add_argument("--images", action="store_true", help="cameras as PNG images in the parquet files, not video")
+    p.add_argument("--vcodec", default="libsvtav1", choices=sorted(CODECS),
+                   help="video codec (default libsvtav1: AV1, LeRobot's default)")
+    p.add_argument("--crf", type=int, default=30, help="video quality: lower is better and larger (default 30)")
+    p.add_argument("--gop", type=int, default=2, help="frames between keyframes (default 2, as LeRobot)")
+    p.add_argument("--workers", type=int, default=None, help="episodes converted at once (default: one per core)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted conversion into OUT_DIR")
+    p.add_argument("--append", action="store_true", help="add the episodes to the dataset in OUT_DIR")
+    p.add_argument("--mapping", default=None,
+                   help="bags the suite did not record: a YAML file naming your topics (pi0_policy.data.mapping)")
+    p.add_argument("--task", default=None, help="with --mapping: the task of every episode")
+    p.add_argument("--episodes", default=None,
+                   help="with --mapping: bag (the whole bag), window:SECONDS or topic:NAME (start/stop messages)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     cameras = tuple(c.strip() for c in args.cameras.split(",")) if args.cameras else None
     try:
+        settings = None if args.images else VideoSettings(args.vcodec, crf=args.crf, g=args.gop)
         result = convert(args.bags_dir, args.out_dir, args.embodiment, args.format, args.fps, cameras,
-                         args.namespace, progress=not args.no_progress)
-    except (FileNotFoundError, FileExistsError, ValueError, EmbodimentError) as e:
+                         args.namespace, progress=not args.no_progress, video=not args.images,
+                         video_settings=settings, workers=args.workers, resume=args.resume, mapping=args.mapping,
+                         task=args.task, episodes=args.episodes, append=args.append)
+    except (FileNotFoundError, FileExistsError, ValueError, EmbodimentError, VideoError, MappingError,
+            AppendError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print_report(result)

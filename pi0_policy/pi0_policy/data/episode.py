@@ -17,7 +17,7 @@ from pi0_common.embodiment import Embodiment
 
 from .align import NS, frame_times, index_at_or_before, interpolate, sample_age, sample_and_hold
 from .bag_reader import BagError, EpisodeStreams, iter_images, read_streams
-from .writer import EpisodeData
+from .stage import EpisodeData
 
 STALE_WARNING_S = 0.5  # an input whose newest sample is older than this at some frame is reported
 
@@ -93,7 +93,7 @@ def align_episode(streams: EpisodeStreams, fps: int) -> AlignedEpisode:
         raise BagError(f"{streams.path}: STOP comes before START")
     action, cmd_idx = sample_and_hold(streams.commands, times)
     image_index = {slot: index_at_or_before(s.stamps, times) for slot, s in streams.images.items()}
-    ready = np.isfinite(state).all(axis=1) & (cmd_idx >= 0)
+    ready = np.isfinite(state).all(axis=1) & (cmd_idx >= 0) & np.isfinite(action).all(axis=1)
     for idx in image_index.values():
         ready &= idx >= 0
     if not ready.any():

@@ -45,7 +45,7 @@ def image_key(slot: str) -> str:
     return IMAGE_PREFIX + slot
 
 
-def build_features(dim_names: list[str], cameras: dict[str, dict]) -> dict[str, dict]:
+def build_features(dim_names: list[str], cameras: dict[str, dict], video: bool = False) -> dict[str, dict]:
     """The info.json ``features`` of a converted dataset.
 
     Args:
@@ -53,6 +53,7 @@ def build_features(dim_names: list[str], cameras: dict[str, dict]) -> dict[str, 
         cameras: slot -> {"shape": [H, W, 3] or None, "topic": ..., "transport": ...}; recorded in the
             feature's ``info`` so a reader knows which camera slot each ``observation.images.<slot>`` is.
             A None shape is fixed by the writer from the first frame.
+        video: cameras as MP4 videos (dtype "video") instead of PNG images inside the parquet files.
     """
     d = len(dim_names)
     features = {
@@ -61,7 +62,7 @@ def build_features(dim_names: list[str], cameras: dict[str, dict]) -> dict[str, 
     }
     for slot, cam in cameras.items():
         features[image_key(slot)] = {
-            "dtype": "image", "shape": list(cam["shape"]) if cam.get("shape") else None,
+            "dtype": "video" if video else "image", "shape": list(cam["shape"]) if cam.get("shape") else None,
             "names": ["height", "width", "channels"],
             "info": {"camera_slot": slot, "topic": cam["topic"], "transport": cam["transport"]},
         }  # fmt: skip
@@ -143,16 +144,26 @@ def feature_stats(values: np.ndarray, quantiles: bool) -> dict[str, np.ndarray]:
     return stats
 
 
+def image_histogram(images_nchw: np.ndarray) -> np.ndarray:
+    """int64 [C, 256]: each channel's pixel counts per value. Histograms of several batches add up."""
+    if images_nchw.dtype != np.uint8:
+        raise ValueError(f"image statistics need uint8 images, got {images_nchw.dtype}")
+    return np.stack([np.bincount(images_nchw[:, c].ravel(), minlength=256) for c in range(images_nchw.shape[1])])
+
+
 def image_stats(images_nchw: np.ndarray, quantiles: bool) -> dict[str, np.ndarray]:
     """Per-channel statistics of sampled uint8 images, scaled to [0, 1], shaped (3, 1, 1).
 
     Computed from each channel's 256-bin histogram: exactly numpy's min/max/mean/std (and its default "linear"
     quantiles) over the pixels, without a float copy of every sampled image.
     """
-    if images_nchw.dtype != np.uint8:
-        raise ValueError(f"image statistics need uint8 images, got {images_nchw.dtype}")
-    channels = images_nchw.shape[1]
-    hist = np.stack([np.bincount(images_nchw[:, c].ravel(), minlength=256) for c in range(channels)])  # [C, 256]
+    return histogram_stats(image_histogram(images_nchw), len(images_nchw), quantiles)
+
+
+def histogram_stats(hist: np.ndarray, images: int, quantiles: bool) -> dict[str, np.ndarray]:
+    """:func:`image_stats` from the summed histogram of ``images`` images (so a long episode never holds
+    its sampled images: the converter adds each sampled frame's histogram as it goes)."""
+    channels = hist.shape[0]
     values = np.arange(256, dtype=np.float64)
     count = hist.sum(axis=1)
     mean = (hist * values).sum(axis=1) / count
@@ -170,7 +181,7 @@ def image_stats(images_nchw: np.ndarray, quantiles: bool) -> dict[str, np.ndarra
             a, b = np.array(at, np.float64).T
             stats[f"q{int(q * 100):02d}"] = a + (position - low) * (b - a)
     out = {k: (v / 255.0).reshape(-1, 1, 1) for k, v in stats.items()}
-    out["count"] = np.array([len(images_nchw)])
+    out["count"] = np.array([images])
     return out
 
 

@@ -5,8 +5,11 @@ row ``index`` equals row position, each episode's rows are contiguous with ``fra
 timestamps are ``frame_index / fps`` (within LeRobot's 1e-4 s), declared dtypes are the stored ones, and
 task / episode tables are ordered by their index (LeRobot >= 0.4 looks both up by position).
 
-Camera frames stay PNG bytes in an Arrow file that is memory-mapped (converted once from the parquet
-files into ``<root>/.arrow_cache``, as ``datasets`` does), so a dataset larger than RAM still trains.
+Image features stay PNG bytes in an Arrow file that is memory-mapped (converted once from the parquet
+files into ``<root>/.arrow_cache``, as ``datasets`` does), so a dataset larger than RAM still trains. Video
+features are decoded on demand (:mod:`.video_decode`): the row at ``timestamp`` t shows frame round(t * fps)
+of its episode's video (v3.0: of the shared file, from the episode's ``from_timestamp``), and the decoded
+frame's time must be within 1e-4 s of it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from . import lerobot_format as lf
+from .video_decode import VideoCache
 
 CONVERSION_FILE = "meta/pi0_ros.json"  # written by our converter: embodiment and per-episode provenance
 TIMESTAMP_TOLERANCE_S = 1e-4  # LeRobot's default tolerance_s
@@ -78,10 +82,11 @@ class LeRobotReader:
         if missing:
             raise DatasetError(f"{info_path}: features lack {missing}")
         self.camera_slots = [k[len(lf.IMAGE_PREFIX) :] for k, ft in self.features.items()
-                             if k.startswith(lf.IMAGE_PREFIX) and ft["dtype"] == "image"]  # fmt: skip
-        videos = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
-        if videos:
-            raise DatasetError(f"{info_path}: video features {videos} need a video decoder; convert with image frames")
+                             if k.startswith(lf.IMAGE_PREFIX) and ft["dtype"] in ("image", "video")]  # fmt: skip
+        self.video_slots = [s for s in self.camera_slots if self.features[lf.image_key(s)]["dtype"] == "video"]
+        if self.video_slots and not self.info.get("video_path"):
+            raise DatasetError(f"{info_path}: video features but no video_path")
+        self._videos = VideoCache()
         self._cache_dir = Path(cache_dir) if cache_dir else _default_cache(self.root)
         if self.version == lf.V21:
             self.tasks, episode_rows, files = self._v21_meta()
@@ -124,10 +129,16 @@ class LeRobotReader:
         episode_files = sorted((meta / "episodes").glob("chunk-*/file-*.parquet"))
         if not episode_files:
             raise DatasetError(f"{meta / 'episodes'}: no episode parquet files")
+        columns = ["episode_index", "tasks", "length", "dataset_from_index", "dataset_to_index"]
+        for slot in self.video_slots:
+            columns += [f"videos/{lf.image_key(slot)}/{c}" for c in ("chunk_index", "file_index", "from_timestamp")]
         episodes = []
         for f in episode_files:
-            episodes += pq.read_table(f, columns=["episode_index", "tasks", "length", "dataset_from_index",
-                                                  "dataset_to_index"]).to_pylist()
+            names = pq.read_schema(f).names
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise DatasetError(f"{f}: no column(s) {missing}")
+            episodes += pq.read_table(f, columns=columns).to_pylist()
         for position, e in enumerate(episodes):
             if e["episode_index"] != position:
                 raise DatasetError(f"{meta / 'episodes'}: row {position} holds episode {e['episode_index']} "
@@ -142,7 +153,7 @@ class LeRobotReader:
         if not files:
             raise DatasetError(f"{self.root}: no data files")
         numeric = {k: [] for k in NUMERIC_COLUMNS}
-        self._images = {slot: [] for slot in self.camera_slots}
+        self._images = {slot: [] for slot in self.camera_slots if slot not in self.video_slots}
         for path in files:
             if not path.is_file():
                 raise DatasetError(f"{path}: listed in the metadata but missing")
@@ -154,10 +165,10 @@ class LeRobotReader:
             table = pq.read_table(path, columns=list(NUMERIC_COLUMNS))
             for key in NUMERIC_COLUMNS:
                 numeric[key].append(_to_numpy(table.column(key)))
-            image_columns = [lf.image_key(s) for s in self.camera_slots]
-            if image_columns:
-                mapped = _mapped_table(path, image_columns, self._cache_dir)
-                for slot in self.camera_slots:
+            image_slots = [s for s in self.camera_slots if s not in self.video_slots]
+            if image_slots:
+                mapped = _mapped_table(path, [lf.image_key(s) for s in image_slots], self._cache_dir)
+                for slot in image_slots:
                     self._images[slot].append(mapped.column(lf.image_key(slot)))
         arrays = {k: np.concatenate(v) for k, v in numeric.items()}
         self.state, self.action = arrays[lf.STATE_KEY], arrays[lf.ACTION_KEY]
@@ -182,7 +193,24 @@ class LeRobotReader:
             if not _same_type(stored, declared):
                 raise DatasetError(f"{path}: column {key!r} is stored as {stored}, info.json declares {declared}")
 
+    def _episode_videos(self, row: dict) -> dict[str, tuple[Path, float]]:
+        """slot -> (video file, time of the episode's first frame in it)."""
+        out = {}
+        for slot in self.video_slots:
+            key = lf.image_key(slot)
+            if self.version == lf.V21:
+                chunk = row["episode_index"] // self.info.get("chunks_size", lf.CHUNKS_SIZE)
+                path = self.info["video_path"].format(episode_chunk=chunk, video_key=key,
+                                                      episode_index=row["episode_index"])  # fmt: skip
+                out[slot] = (self.root / path, 0.0)
+            else:
+                path = self.info["video_path"].format(video_key=key, chunk_index=row[f"videos/{key}/chunk_index"],
+                                                      file_index=row[f"videos/{key}/file_index"])  # fmt: skip
+                out[slot] = (self.root / path, float(row[f"videos/{key}/from_timestamp"]))
+        return out
+
     def _check_episodes(self, rows: list[dict]) -> list[EpisodeInfo]:
+        self._video_files: list[dict[str, tuple[Path, float]]] = []
         episodes = []
         start = 0
         for position, row in enumerate(rows):
@@ -206,6 +234,7 @@ class LeRobotReader:
             if tasks.min() < 0 or tasks.max() >= len(self.tasks):
                 raise DatasetError(f"{self.root}: episode {position}: task_index outside 0..{len(self.tasks) - 1}")
             episodes.append(EpisodeInfo(position, start, stop, self.tasks[int(tasks[0])]))
+            self._video_files.append(self._episode_videos(row))
             start = stop
         if start != len(self.index):
             raise DatasetError(f"{self.root}: episodes cover {start} rows, the data has {len(self.index)}")
@@ -231,7 +260,15 @@ class LeRobotReader:
         return self.tasks[int(self.task_index[row])]
 
     def image(self, row: int, slot: str) -> np.ndarray:
-        """uint8 RGB [H, W, 3] of a camera slot at a row."""
+        """uint8 RGB [H, W, 3] of a camera slot at a row.
+
+        Raises:
+            FrameTimestampError: (video) no frame of the video within 1e-4 s of the row's time.
+        """
+        if slot in self.video_slots:
+            path, start = self._video_files[int(self.episode_index[row])][slot]
+            t = start + float(self.timestamp[row])
+            return self._videos.get(path).frame_at(t, self.fps, TIMESTAMP_TOLERANCE_S)
         chunks, offsets = self._image_chunks[slot]
         c = int(np.searchsorted(offsets, row, side="right") - 1)
         value = chunks[c][row - int(offsets[c])]

@@ -3,6 +3,10 @@
 openpi ``PaligemmaTokenizer.tokenize`` (``src/openpi/models/tokenizer.py``): the prompt is stripped, '_' and
 '\\n' become spaces, then tokens = encode(text, BOS) + encode("\\n"); the newline, encoded on its own, marks
 the start of the answer. Right-padded with id 0 (mask False) up to ``max_len``; longer prompts are cut.
+
+LeRobot's format (``fmt="lerobot"``, for LeRobot checkpoints): the prompt gets a trailing "\\n" unless it has
+one and is encoded whole with BOS, nothing replaced (its processor appends the newline, then runs the HF
+PaliGemma tokenizer on the text). A prompt with "_" therefore tokenises differently in the two formats.
 """
 
 from __future__ import annotations
@@ -44,17 +48,23 @@ class PromptTokenizer:
         ids = self._sp.encode("\n")
         return ids[0] if len(ids) == 1 else None
 
-    def tokenize(self, prompt: str) -> tuple[np.ndarray, np.ndarray]:
+    def tokenize(self, prompt: str, fmt: str = "openpi") -> tuple[np.ndarray, np.ndarray]:
         """Tokenise one prompt.
 
         Args:
-            prompt: free text; "_" and newlines are read as spaces.
+            prompt: free text; in the openpi format "_" and newlines are read as spaces.
+            fmt: "openpi" or "lerobot" (see the module text).
 
         Returns:
             (tokens int64 [max_len], mask bool [max_len]).
         """
-        text = prompt.strip().replace("_", " ").replace("\n", " ")
-        ids = self._sp.encode(text, add_bos=True) + self._sp.encode("\n")
+        if fmt == "lerobot":
+            ids = self._sp.encode(prompt if prompt.endswith("\n") else prompt + "\n", add_bos=True)
+        elif fmt == "openpi":
+            text = prompt.strip().replace("_", " ").replace("\n", " ")
+            ids = self._sp.encode(text, add_bos=True) + self._sp.encode("\n")
+        else:
+            raise ValueError(f"unknown prompt format {fmt!r}: openpi or lerobot")
         if len(ids) > self.max_len:
             log.warning("prompt is %d tokens, more than max_len %d: truncated", len(ids), self.max_len)
             ids = ids[: self.max_len]

@@ -49,12 +49,14 @@ class FrankaStatePublisher:
         by_name = dict(zip(names, zip(positions, velocities, strict=True), strict=True))
         arm = [by_name[n] for n in self.arm_names]
         t = to_sec(stamp)
-        msg = JointState(name=list(self.arm_names), position=[p for p, _ in arm], velocity=[v for _, v in arm])
+        position, velocity = [p for p, _ in arm], [v for _, v in arm]
+        msg = JointState(name=list(self.arm_names), position=position, velocity=velocity)
         msg.header.stamp = stamp
         self.pubs[BROADCASTER_TOPIC].publish(msg)
         if self._due(MERGED_TOPIC, MERGED_RATE, t):
-            merged = JointState(name=self.arm_names + self.fingers, position=msg.position + [0.0] * len(self.fingers),
-                                velocity=msg.velocity + [0.0] * len(self.fingers))
+            zeros = [0.0] * len(self.fingers)
+            merged = JointState(name=self.arm_names + self.fingers, position=position + zeros,
+                                velocity=velocity + zeros)
             merged.header.stamp = stamp
             self.pubs[MERGED_TOPIC].publish(merged)
         if self.hand_pub is not None and self._due(HAND_TOPIC, HAND_RATE, t):

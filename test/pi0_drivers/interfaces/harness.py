@@ -9,6 +9,7 @@ skips a test module with the reason when they are not importable.
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import itertools
 
 import numpy as np
@@ -35,6 +36,23 @@ def vendor(package: str, module: str = 'msg'):
 
 
 _RIGS = itertools.count()
+
+
+def variant(embodiment: str, directory, **interface) -> str:
+    """The path of a copy of an embodiment file whose arms' interface blocks have these keys changed
+    (a value None removes the key): for the modes a file does not default to."""
+    import yaml
+    path = importlib.resources.files('pi0_common') / 'embodiments' / f'{embodiment}.yaml'
+    data = yaml.safe_load(path.read_text())
+    for arm in data['arms']:
+        for key, value in interface.items():
+            if value is None:
+                arm['interface'].pop(key, None)
+            else:
+                arm['interface'][key] = value
+    out = directory / f'{embodiment}_variant.yaml'
+    out.write_text(yaml.safe_dump(data))
+    return str(out)
 
 
 class DriverRig:

@@ -90,12 +90,13 @@ def test_a_transition_waits_for_the_gripper_server_and_is_sent_once(rig):
 
 def test_the_simulated_franka_gripper_moves_the_fingers(rig):
     r = rig('franka')
-    states = r.collect(JointState, 'joint_states', SENSOR_QOS)
+    states = r.collect(JointState, r.emb.arms[0].joint_state_topic, SENSOR_QOS)
     hand = r.node.arms[0].hand
     assert r.ros.wait_for(lambda: hand.move.server_is_ready() and hand.grasp.server_is_ready(), 5)
 
     def finger():
-        return dict(zip(states[-1].name, states[-1].position, strict=True))['fr3_finger_joint1']
+        msgs = [m for m in states if 'fr3_finger_joint1' in m.name]      # the bridge passes arm and hand apart
+        return dict(zip(msgs[-1].name, msgs[-1].position, strict=True))['fr3_finger_joint1'] if msgs else 1.0
     endpoint = r.sim.endpoints[0]
     r.send(MODE_ACTIVE, r.rows(gripper=0.9))        # grasp: closes (no contacts in the simulator)
     assert r.ros.wait_for(lambda: states and finger() < 1e-3, 5)
@@ -104,3 +105,56 @@ def test_the_simulated_franka_gripper_moves_the_fingers(rig):
     assert r.ros.wait_for(lambda: finger() > 0.04 - 1e-3, 5)
     assert r.ros.wait_for(lambda: endpoint.move_server.completed == ['reached'], 2)
     assert hand.goals_sent == ['close', 'open']
+
+
+# The joint states, where franka_ros2 publishes them (frankarobotics/franka_ros2 jazzy 29cb85a): with
+# franka_fr3_moveit_config's moveit.launch.py, joint_state_publisher merges franka/joint_states and
+# fr3_gripper/joint_states into joint_states (:246-253), but the franka_gripper node publishes its fingers on
+# its own ~/joint_states = franka_gripper/joint_states (franka_gripper/src/gripper_action_server.cpp:126-127,
+# 267-277: fr3_finger_joint1/2, half the width each), so joint_states carries the fingers at their default 0.
+FINGERS = ['fr3_finger_joint1', 'fr3_finger_joint2']
+
+
+def vendor_states(names, positions):
+    return JointState(name=names, position=positions, velocity=[0.0] * len(names))
+
+
+def test_the_finger_is_read_from_franka_gripper_not_from_the_merged_zero(rig):
+    r = rig('franka', sim=False)
+    topic = r.emb.arms[0].joint_state_topic                 # what the executor and the recorder read
+    states = r.collect(JointState, topic, SENSOR_QOS)
+    merged = r.probe.create_publisher(JointState, 'joint_states', 10)
+    gripper = r.probe.create_publisher(JointState, 'franka_gripper/joint_states', 10)
+    assert r.ros.wait_for(lambda: r.probe.count_subscribers('franka_gripper/joint_states') >= 1, 5)
+    arm = [0.1 * i for i in range(7)]
+    for _ in range(10):                                     # as the vendor launch: both, over and over
+        merged.publish(vendor_states(FR3 + FINGERS, arm + [0.0, 0.0]))
+        gripper.publish(vendor_states(FINGERS, [0.03, 0.03]))
+        r.settle(0.05)
+    assert r.ros.wait_for(lambda: len(states) >= 4, 5)
+    latest = {}
+    for msg in states:
+        latest.update(zip(msg.name, msg.position, strict=True))
+    assert latest['fr3_finger_joint1'] == pytest.approx(0.03)
+    assert [latest[n] for n in FR3] == pytest.approx(arm)
+    assert all(m.position[m.name.index('fr3_finger_joint1')] == pytest.approx(0.03)
+               for m in states if 'fr3_finger_joint1' in m.name)
+
+
+def test_the_simulated_franka_ros2_publishes_where_the_vendor_does(rig):
+    r = rig('franka')
+    hand = r.collect(JointState, 'franka_gripper/joint_states', SENSOR_QOS)
+    merged = r.collect(JointState, 'joint_states', SENSOR_QOS)
+    arm = r.collect(JointState, 'franka/joint_states', SENSOR_QOS)
+    assert r.ros.wait_for(lambda: hand and merged and arm, 5)
+    assert hand[-1].name == FINGERS and hand[-1].position[0] == hand[-1].position[1] == pytest.approx(0.04, abs=1e-3)
+    assert merged[-1].name == FR3 + FINGERS and list(merged[-1].position[7:]) == [0.0, 0.0]
+    assert arm[-1].name == FR3
+    r.settle(1.0)
+
+    def shortest_interval(msgs):
+        stamps = [to_sec(m.header.stamp) for m in msgs]
+        return min(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    # at most 15 Hz and 30 Hz, as the vendor's (the broadcaster: every simulation step)
+    assert shortest_interval(hand) >= 1 / 15 - 1e-3 and shortest_interval(merged) >= 1 / 30 - 1e-3
+    assert shortest_interval(arm) < 1 / 30

@@ -1,5 +1,6 @@
 """Interbotix xs_sdk followers (trossen_bimanual) over real DDS: JointGroupCommand + JointSingleCommand per
-arm for every command, clamped to the joint limits, and the simulated xs_sdk applying them."""
+arm for every command, clamped to the joint limits, and the simulated xs_sdk applying them. Operating modes
+(the driver's set_operating_modes calls, the twin's modes and units) are in test_interbotix_modes.py."""
 
 import numpy as np
 import pytest
@@ -27,6 +28,8 @@ def trossen(rig, **params):
         out[side] = (r.collect(xs.JointGroupCommand, group), r.collect(xs.JointSingleCommand, single))
         r.wait_subscribed(group)
         r.wait_subscribed(single)
+    # nothing is commanded before the simulated xs_sdk has the operating modes aloha sets
+    assert r.ros.wait_for(lambda: all(arm.modes.confirmed for arm in r.node.arms), 5)
     return r, out
 
 

@@ -36,6 +36,16 @@ def bags_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def converted(bags_dir, tmp_path_factory) -> dict:
-    """{"v2.1": result, "v3": result} of converting the same bags in both formats."""
+    """{"v2.1": result, "v3": result} of converting the same bags in both formats, cameras as PNG images
+    (lossless: the tests compare pixels exactly)."""
     out = tmp_path_factory.mktemp("datasets")
-    return {fmt: convert(bags_dir, out / fmt, "ur5e", fmt, progress=False) for fmt in ("v2.1", "v3")}
+    return {fmt: convert(bags_dir, out / fmt, "ur5e", fmt, progress=False, video=False, workers=1)
+            for fmt in ("v2.1", "v3")}
+
+
+@pytest.fixture(scope="session")
+def converted_video(bags_dir, tmp_path_factory) -> dict:
+    """The same bags converted with the defaults (cameras as AV1 video), v2.1 in two worker processes."""
+    out = tmp_path_factory.mktemp("video_datasets")
+    return {fmt: convert(bags_dir, out / fmt, "ur5e", fmt, progress=False, workers=2 if fmt == "v2.1" else 1)
+            for fmt in ("v2.1", "v3")}

@@ -119,7 +119,7 @@ def test_bags_from_the_recorder_writer_under_a_namespace(tmp_path):
         bag.add_topic(topic, msgtype, [])
         bag.write(topic, t + 3_000_000, store.serialize_cdr(msg, msgtype))  # received 3 ms after the stamp
     bag.close()
-    result = convert(tmp_path / "bags", tmp_path / "ds", "ur5e", "v3", progress=False)
+    result = convert(tmp_path / "bags", tmp_path / "ds", "ur5e", "v3", progress=False, video=False)
     assert result.reports[0].ok, result.reports[0].error
     assert result.reports[0].source["namespace"] == "/robot1"
     reader = LeRobotReader(tmp_path / "ds")
