@@ -25,9 +25,10 @@ from pi0_drivers.interfaces.base import InterfaceError
 
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
-    Param('arm_mode', '', 'Override the arm command mode of the embodiment file (e.g. trajectory or '
-          'forward_position for UR arms); empty keeps the file.'),
-    Param('gripper_mode', '', 'Override the gripper mode (e.g. forward_command or gripper_action).'),
+    Param('arm_mode', '', 'Override the arm command mode of the embodiment file (UR arms: trajectory; '
+          'forward_position is refused, see interfaces/ur.py); empty keeps the file.'),
+    Param('gripper_mode', '', 'Override the UR gripper mode (parallel_gripper_action on Jazzy and later, '
+          'gripper_action on Humble, forward_command); empty keeps the file.'),
     Param('command_timeout', 0.5, 'Seconds without a valid command after which bases get zero velocity.',
           positive),
     Param('max_command_age', 0.5, 'Seconds: commands whose first point was due longer ago are refused.',

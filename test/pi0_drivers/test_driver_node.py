@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from pi0_msgs.msg import ExecutorCommand
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD, Command
@@ -44,8 +43,6 @@ def driver(ros, mode='trajectory'):
     probe = ros.node('probe')
     out = {
         'trajectory': ros.collect(probe, JointTrajectory, 'scaled_joint_trajectory_controller/joint_trajectory'),
-        'forward': ros.collect(probe, Float64MultiArray, 'forward_position_controller/commands'),
-        'gripper': ros.collect(probe, Float64MultiArray, 'robotiq_gripper_controller/commands'),
         'joints': ros.collect(probe, JointState, 'joint_states', SENSOR_QOS),
     }
     pub = probe.create_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
@@ -77,27 +74,29 @@ def test_trajectory_mode_sends_joint_trajectories_the_sim_follows(ros):
     times = [to_sec(p.time_from_start) for p in traj.points]
     assert times[0] > 0 and all(b > a for a, b in zip(times, times[1:], strict=False))
     assert [p.positions[0] for p in traj.points] == pytest.approx(target_rows(emb)[:, 0])
-    assert out['gripper'][-1].data == pytest.approx([0.5 * 0.7929])
-    assert not out['forward']
-    # the simulated controller followed: shoulder_pan moved towards the targets, the gripper half closed
+    # the simulated controllers followed: shoulder_pan moved towards the targets, and the Robotiq action
+    # (ParallelGripperCommand) half closed the gripper
     assert ros.wait_for(lambda: measured(out['joints'][-1])['shoulder_pan_joint'] > 0.015, 3)
     assert measured(out['joints'][-1])['robotiq_85_left_knuckle_joint'] == pytest.approx(0.5 * 0.7929, abs=0.02)
 
 
-def test_forward_position_mode_streams_this_ticks_target(ros):
-    emb, node, out, pub, now = driver(ros, mode='forward_position')
-    pub.publish(command_to_msg(Command(MODE_ACTIVE, now(), 0.05, target_rows(emb)), emb))
-    assert ros.wait_for(lambda: out['forward'], 5)
-    assert out['forward'][0].data == pytest.approx(target_rows(emb)[0, :6])
-    assert not out['trajectory']
-
-
-def test_hold_sends_one_point_then_lets_the_controller_hold(ros):
+def test_a_hold_at_rest_is_sent_once_then_the_controller_holds(ros):
     emb, node, out, pub, now = driver(ros)
     for i in range(3):     # commands travel with depth 1 (only the latest matters): one at a time
-        pub.publish(command_to_msg(Command(MODE_HOLD, now(), 0.05, emb.home[None, :]), emb))
+        pub.publish(command_to_msg(Command(MODE_HOLD, now(), 0.05, np.tile(emb.home, (5, 1))), emb))
         assert ros.wait_for(lambda i=i: node.commands_sent == i + 1, 5)
-    assert len(out['trajectory']) == 1 and len(out['trajectory'][0].points) == 1
+    assert len(out['trajectory']) == 1 and len(out['trajectory'][0].points) == 5
+
+
+def test_a_hold_still_slowing_down_is_sent_as_its_ramp(ros):
+    emb, node, out, pub, now = driver(ros)
+    ramp = np.tile(emb.home, (5, 1))
+    ramp[:, 0] += [0.02, 0.035, 0.045, 0.05, 0.05]     # the executor's way to rest
+    for i in range(2):
+        pub.publish(command_to_msg(Command(MODE_HOLD, now(), 0.05, ramp), emb))
+        assert ros.wait_for(lambda i=i: node.commands_sent == i + 1, 5)
+    assert ros.wait_for(lambda: len(out['trajectory']) == 2, 5)        # not at rest: every ramp goes out
+    assert [p.positions[0] for p in out['trajectory'][-1].points] == pytest.approx(ramp[:, 0])
 
 
 @pytest.mark.parametrize('corrupt, expected', [
@@ -113,4 +112,4 @@ def test_bad_commands_send_nothing(ros, corrupt, expected):
     pub.publish(msg)
     assert ros.wait_for(lambda: node.commands_refused == 1, 5)
     ros.wait_for(lambda: False, 0.2)
-    assert not out['trajectory'] and not out['gripper'] and node.commands_sent == 0
+    assert not out['trajectory'] and node.commands_sent == 0

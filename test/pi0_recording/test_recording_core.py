@@ -93,8 +93,8 @@ def test_ur5e_topics_follow_the_embodiment_file():
     assert specs['pi0/command'].msgtype == 'pi0_msgs/msg/ExecutorCommand'
     assert specs['pi0/instruction'].msgtype == 'std_msgs/msg/String'
     interface = {n for n, s in specs.items() if s.role == 'interface'}
-    assert interface == {'scaled_joint_trajectory_controller/joint_trajectory',
-                         'forward_position_controller/commands', 'robotiq_gripper_controller/commands'}
+    # the Robotiq gripper goes by action (no topic to record): the trajectory controller is all there is
+    assert interface == {'scaled_joint_trajectory_controller/joint_trajectory'}
     assert all(specs[n].msgtype is None for n in interface)        # the graph says what they carry
     compressed = {s.name: s.msgtype for s in recorded_topics(emb, 'compressed')}
     assert compressed['camera/base/image_raw/compressed'] == 'sensor_msgs/msg/CompressedImage'

@@ -47,7 +47,7 @@ def driver_streams(emb) -> dict[str, type | None]:
         cfg, driver = arm.interface, arm.interface['driver']
         if driver in ('ur', 'jtc', 'franka'):
             out[cfg['trajectory_topic']] = JointTrajectory
-        if driver in ('ur', 'jtc'):
+        if driver in ('ur', 'jtc') and 'gripper_topic' in cfg:     # UR grippers go by action
             out[cfg['gripper_topic']] = Float64MultiArray
         if driver == 'interbotix':
             out[cfg['group_topic']] = vendor_type('interbotix_xs_msgs', 'JointGroupCommand')

@@ -12,7 +12,7 @@
       left_wrist: {topic: /wrist/image_raw/compressed, stamp: receive}
     action:
       source: command             # command: one command topic; leader: the leader arms' joint states
-      topic: /forward_position_controller/commands
+      topic: /my_arm_controller/commands   # e.g. a forward command controller's Float64MultiArray
       # source: leader
       # topics: [/leader_left/joint_states, /leader_right/joint_states]   # one per arm, in the arms' order
       # gripper: {joint: gripper, open: 0.8298, closed: -0.0552}          # the leader's gripper readings
