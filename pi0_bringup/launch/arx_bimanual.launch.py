@@ -2,7 +2,8 @@
 
 Real robot: start one ARX vendor node (arx_x5_controller, ARXroboticsX/ARX_X5) per arm in the namespace
 arx_<side>, so that its default topics are arx_<side>/arm_cmd and arx_<side>/arm_status (or remap
-ours); the driver needs the vendor's arx5_arm_msg (make setup builds it where none is installed). The driver publishes each arm's status as arx_<side>/joint_states.
+ours); the driver needs the vendor's arx5_arm_msg (make setup builds it where none is installed).
+The driver publishes each arm's status as arx_<side>/joint_states.
 Arguments as in pi0_stack.launch.py: sim, checkpoint, instruction, namespace, params_file, switching,
 log_level. Every robot topic is relative: namespace moves them all; to rename single ones, include
 this file inside a GroupAction with launch_ros.actions.SetRemap(src=..., dst=...).
