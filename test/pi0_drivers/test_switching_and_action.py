@@ -2,6 +2,7 @@
 the simulated UR5e driver; the test plays the policy."""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand
 from rclpy.action import ActionClient
 from std_msgs.msg import String
 
+import pi0_common
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import make_chunk_msg, request_from_msg, to_duration_msg, to_sec
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS
@@ -20,11 +22,11 @@ from pi0_sim.simulator_node import SimulatorNode
 DT = 0.05
 
 
-def setup(ros, **executor_params):
+def setup(ros, executor_embodiment='ur5e', **executor_params):
     emb = load_embodiment('ur5e')
     ros.make(SimulatorNode, {'embodiment': 'ur5e'})
     ros.make(RobotDriverNode, {'embodiment': 'ur5e'})
-    ros.make(ChunkExecutorNode, {'embodiment': 'ur5e', 'hardware': False, **executor_params})
+    ros.make(ChunkExecutorNode, {'embodiment': executor_embodiment, 'hardware': False, **executor_params})
     probe = ros.node('probe')
     commands = ros.collect(probe, ExecutorCommand, 'pi0/command', CHUNK_QOS)
     requests = ros.collect(probe, ChunkRequest, 'pi0/chunk_request', CHUNK_QOS)
@@ -45,9 +47,18 @@ def active_values(commands, chunk_id):
     return [c.positions[0] for c in commands if c.mode == ExecutorCommand.MODE_ACTIVE and c.chunk_id == chunk_id]
 
 
+def agile_ur5e(tmp_path) -> str:
+    """The UR5e with joint accelerations far above its own, for the executor only: what a switching mode
+    does to the commands shows without the acceleration ramps of the real limits blurring it."""
+    path = tmp_path / 'ur5e_agile.yaml'
+    text = (Path(pi0_common.__file__).parent / 'embodiments' / 'ur5e.yaml').read_text()
+    path.write_text(text.replace('max_acceleration: 5.0', 'max_acceleration: 1000.0'))
+    return str(path)
+
+
 @pytest.mark.parametrize('mode', ['replace', 'crossfade'])
-def test_switching_from_one_chunk_to_the_next(ros, mode):
-    emb, probe, commands, _, pub, now = setup(ros, switching=mode, crossfade_steps=6)
+def test_switching_from_one_chunk_to_the_next(ros, mode, tmp_path):
+    emb, probe, commands, _, pub, now = setup(ros, agile_ur5e(tmp_path), switching=mode, crossfade_steps=6)
     pub.publish(make_chunk_msg(emb, 1, now(), DT, constant(emb, 0.0), 0.05, 'x'))
     assert ros.wait_for(lambda: len(active_values(commands, 1)) >= 4, 5)
     pub.publish(make_chunk_msg(emb, 2, now(), DT, constant(emb, 0.1), 0.05, 'x'))

@@ -36,7 +36,10 @@ class VideoFile:
         self.path = str(path)
         self._container = av.open(self.path)
         self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "SLICE"  # frame threads add latency to every seek
+        # One thread per file: a random read seeks and decodes one or two frames, which decoder threads only
+        # slow down (parallelism comes from DataLoader workers).
+        self._stream.thread_type = "NONE"
+        self._stream.codec_context.thread_count = 1
         self.time_base = self._stream.time_base
         self._frames = None  # the running decode iterator
         self._last: tuple[int, np.ndarray] | None = None  # (pts, rgb) of the last decoded frame
@@ -50,7 +53,7 @@ class VideoFile:
         ahead = self._last is not None and 0 < target - self._last[0] <= FORWARD_DECODE_LIMIT * (
             1 / (fps * self.time_base))  # fmt: skip
         if not ahead:
-            self._container.seek(max(target - 1, 0), stream=self._stream, backward=True, any_frame=False)
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)  # its keyframe
             self._frames = self._container.decode(self._stream)
         found = None
         for frame in self._frames:
