@@ -63,6 +63,7 @@ class NodeSpinner:
 
     def __init__(self, context: rclpy.Context):
         self.context = context
+        self._stopping = False
         self._spinning: list[tuple[object, SingleThreadedExecutor, threading.Thread]] = []
 
     def add(self, node) -> None:
@@ -78,11 +79,14 @@ class NodeSpinner:
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
         except Exception:
-            if self.context.ok():      # an error while the context lives is a real one
+            # An error while the context lives and nobody stops the executor is a real one; one raised
+            # by an executor being shut down under a callback in flight is part of stopping.
+            if self.context.ok() and not self._stopping:
                 raise
 
     def shutdown(self, destroy: bool = True, timeout: float = 5.0) -> None:
         """Stop every executor, then (optionally) destroy the nodes, newest first."""
+        self._stopping = True
         for node, executor, _ in self._spinning:
             executor.remove_node(node)
             executor.shutdown(timeout_sec=1.0)
