@@ -327,7 +327,13 @@ def parse_embodiment(raw: Any) -> Embodiment:
         amax = tuple(float(v) for v in bf.get('max_acceleration', list))
         if len(vmax) != len(axes) or len(amax) != len(axes) or min(vmax + amax) <= 0:
             raise EmbodimentError('base: max_velocity and max_acceleration need one positive value per axis')
-        base = BaseSpec(axes, vmax, amax, bf.get('odometry_topic', str), bf.get('interface', dict, {}))
+        # A ros2_control drive controller is one setting: its name gives ~/reference and ~/odometry.
+        controller = bf.get('controller', str, '')
+        interface = dict(bf.get('interface', dict, {}))
+        if controller:
+            interface.setdefault('topic', f'{controller}/reference')
+        odometry = bf.get('odometry_topic', str, f'{controller}/odometry' if controller else ...)
+        base = BaseSpec(axes, vmax, amax, odometry, interface)
         bf.done()
 
     cameras = []
