@@ -1,11 +1,11 @@
 """Convert teleoperation bags (one rosbag2 folder per episode) into a LeRobotDataset for training.
 
     python -m pi0_policy.data.convert BAGS_DIR OUT_DIR --embodiment ur5e [--format v2.1|v3] [--fps N]
-        [--images | --vcodec libsvtav1|h264|hevc] [--workers N] [--resume] [--append]
+        [--images | --vcodec h264|hevc|libsvtav1] [--workers N] [--resume] [--append]
         [--mapping MAPPING.yaml [--task TEXT] [--episodes bag|window:SECONDS|topic:NAME]]
 
 Writes LeRobotDataset v2.1 (what openpi trains on) by default, v3.0 with ``--format v3`` (LeRobot >= 0.4),
-resampled to the embodiment's control rate, cameras as MP4 video laid out as LeRobot lays it out (AV1 by
+resampled to the embodiment's control rate, cameras as MP4 video laid out as LeRobot lays it out (H.264 by
 default; ``--images`` stores PNG images inside the parquet files instead). Also writes
 ``OUT_DIR/norm_stats.json`` (openpi's format, over state and actions) and ``meta/pi0_ros.json`` (the
 embodiment, the video settings, each episode's source bag and every skipped bag with the reason). A corrupt,
@@ -116,7 +116,7 @@ def convert(bags_dir: str | Path, out_dir: str | Path, embodiment: str, fmt: str
         progress: show a progress bar (frames, frames/s, episodes done).
         data_file_size_mb: v3 only, the size at which a new data file is started.
         video: cameras as MP4 video (LeRobot's default); False: PNG images inside the parquet files.
-        video_settings: codec and its options (AV1 with libsvtav1, g=2, crf=30 when None).
+        video_settings: codec and its options (H.264 with libx264, g=2, crf=30 when None).
         workers: episodes converted at once, each in its own process (one per core when None).
         resume: finish a conversion into ``out_dir`` that was interrupted: its finished episodes are kept.
         mapping: for bags the suite did not record: a mapping file (:mod:`.mapping`) naming the topics of the
@@ -276,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cameras", default=None, help="comma-separated camera slots to include (default: all)")
     p.add_argument("--namespace", default=None, help="the recorded stack's namespace (default: detected)")
     p.add_argument("--images", action="store_true", help="cameras as PNG images in the parquet files, not video")
-    p.add_argument("--vcodec", default="libsvtav1", choices=sorted(CODECS),
-                   help="video codec (default libsvtav1: AV1, LeRobot's default)")
+    p.add_argument("--vcodec", default="h264", choices=sorted(CODECS),
+                   help="video codec: h264 (libx264, default), hevc (libx265) or libsvtav1 (AV1; see video_encode)")
     p.add_argument("--crf", type=int, default=30, help="video quality: lower is better and larger (default 30)")
     p.add_argument("--gop", type=int, default=2, help="frames between keyframes (default 2, as LeRobot)")
     p.add_argument("--workers", type=int, default=None, help="episodes converted at once (default: one per core)")

@@ -1,9 +1,12 @@
 """Camera frames -> MP4 video with PyAV, laid out and described as LeRobot does.
 
-The codecs come from PyAV's own PyPI wheel (av 18.1.0, which bundles FFmpeg): it encodes AV1 with
-``libsvtav1`` (decoded by its ``libdav1d``), H.264 with ``libx264`` and HEVC with ``libx265``; it has no
-``libopenh264`` and no ``libaom-av1``. The default is LeRobot's: AV1 (``libsvtav1``), yuv420p, a keyframe
-every 2 frames (``g=2``, so any frame decodes after at most one other), crf 30, SVT-AV1 preset 12.
+The codecs come from PyAV's own PyPI wheel (av 18.1.0, which bundles FFmpeg): it encodes H.264 with
+``libx264``, HEVC with ``libx265`` and AV1 with ``libsvtav1`` (decoded by its ``libdav1d``); it has no
+``libopenh264`` and no ``libaom-av1``. The default is H.264 (``libx264``) with LeRobot's other settings:
+yuv420p, a keyframe every 2 frames (``g=2``, so any frame decodes after at most one other), crf 30.
+LeRobot's own default, AV1 with SVT-AV1 (``--vcodec libsvtav1``, preset 12), is available but not the
+default: run as root (as here and in CI), SVT-AV1 gives its ~145 threads real-time priority 99
+(SCHED_FIFO), which on 2 cores starves everything else (a control loop too) and once hung a conversion.
 
 Every video has a constant frame rate from t=0: frame k of an episode has pts k in a 1/fps time base, so it
 is shown at k/fps, the row's ``timestamp``. A camera slower than the dataset repeats frames; nothing is
@@ -40,11 +43,11 @@ class VideoError(ValueError):
 class VideoSettings:
     """Encoder settings (LeRobot's VideoEncoderConfig fields, with its defaults)."""
 
-    vcodec: str = "libsvtav1"
+    vcodec: str = "h264"
     pix_fmt: str = "yuv420p"
     g: int | None = 2
     crf: int | None = 30
-    preset: int | str | None = 12
+    preset: int | str | None = None  # SVT-AV1: 12 (LeRobot's) when None; x264/x265: their own default
     fast_decode: int = 0
     threads: int = 0  # encoder threads; 0 lets the codec choose
     extra_options: dict = field(default_factory=dict)
@@ -58,8 +61,8 @@ class VideoSettings:
             av.codec.Codec(ENCODERS[vcodec], "w")
         except Exception:  # noqa: BLE001 - PyAV's UnknownCodecError moved between releases
             raise VideoError(f"this PyAV build has no {ENCODERS[vcodec]} encoder") from None
-        if vcodec != "libsvtav1" and self.preset == 12:
-            object.__setattr__(self, "preset", None)  # 12 is an SVT-AV1 preset; x264/x265 take names
+        if vcodec == "libsvtav1" and self.preset is None:
+            object.__setattr__(self, "preset", 12)
 
     def options(self) -> dict[str, str]:
         """FFmpeg codec options, as LeRobot passes them."""

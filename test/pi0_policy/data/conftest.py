@@ -45,7 +45,7 @@ def converted(bags_dir, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def converted_video(bags_dir, tmp_path_factory) -> dict:
-    """The same bags converted with the defaults (cameras as AV1 video), v2.1 in two worker processes."""
+    """The same bags converted with the defaults (cameras as H.264 video), v2.1 in two worker processes."""
     out = tmp_path_factory.mktemp("video_datasets")
     return {fmt: convert(bags_dir, out / fmt, "ur5e", fmt, progress=False, workers=2 if fmt == "v2.1" else 1)
             for fmt in ("v2.1", "v3")}
