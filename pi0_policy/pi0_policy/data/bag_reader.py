@@ -134,6 +134,21 @@ def open_reader(path: Path) -> AnyReader:
     return reader
 
 
+def read_bag(path: str | Path, read, *args):
+    """``read(reader, path, *args)`` on an open bag, always closed after; any failure but a BagError (a
+    truncated chunk or a bad record surfaces only while iterating) becomes a BagError naming the bag."""
+    path = Path(path)
+    reader = open_reader(path)
+    try:
+        return read(reader, path, *args)
+    except BagError:
+        raise
+    except Exception as e:
+        raise BagError(f"{path}: unreadable: {type(e).__name__}: {e}") from None
+    finally:
+        reader.close()
+
+
 def pick_camera_topic(cam: CameraSpec, namespace: str, available: dict[str, str], path: Path) -> tuple[str, str]:
     """(topic, transport) for a camera: its configured transport first, the other one if only that was recorded.
 
@@ -162,16 +177,7 @@ def read_streams(path: str | Path, embodiment: Embodiment, cameras: tuple[str, .
     Raises:
         BagError: unreadable or truncated bag, missing topics, no START, commands for another robot.
     """
-    path = Path(path)
-    reader = open_reader(path)
-    try:
-        return _read_streams(reader, path, embodiment, cameras, namespace)
-    except BagError:
-        raise
-    except Exception as e:  # a truncated chunk or a bad record surfaces while iterating
-        raise BagError(f"{path}: unreadable: {type(e).__name__}: {e}") from None
-    finally:
-        reader.close()
+    return read_bag(path, _read_streams, embodiment, cameras, namespace)
 
 
 def _read_streams(reader: AnyReader, path: Path, emb: Embodiment, cameras: tuple[str, ...] | None,

@@ -22,7 +22,7 @@ import numpy as np
 from pi0_common.embodiment import Embodiment
 
 from .align import TimeSeries
-from .bag_reader import IMAGE_TYPES, START, STOP, BagError, EpisodeStreams, ImageStream, cdr_header_stamp, open_reader
+from .bag_reader import IMAGE_TYPES, START, STOP, BagError, EpisodeStreams, ImageStream, cdr_header_stamp, read_bag
 from .mapped_actions import ActionBuilder
 from .mapping import COMMAND_TYPES, EPISODE_TYPES, Mapping, TopicSpec
 
@@ -60,16 +60,7 @@ def read_mapped(path: str | Path, emb: Embodiment, mapping: Mapping,
     Raises:
         BagError: unreadable bag, missing/ambiguous/mistyped topics, no samples, no task, no episode.
     """
-    path = Path(path)
-    reader = open_reader(path)
-    try:
-        return _read(reader, path, emb, mapping, slots)
-    except BagError:
-        raise
-    except Exception as e:  # a truncated chunk or a bad record surfaces while iterating
-        raise BagError(f"{path}: unreadable: {type(e).__name__}: {e}") from None
-    finally:
-        reader.close()
+    return read_bag(path, _read, emb, mapping, slots)
 
 
 def _state_topics(emb: Embodiment, mapping: Mapping, available: dict, path: Path) -> dict[str, tuple[str, dict]]:
