@@ -23,6 +23,8 @@ from pi0_drivers.interfaces.base import config_value
 ARM_MODE = 'position'                       # aloha/robot_utils.py:244
 GRIPPER_MODE = 'current_based_position'     # aloha/robot_utils.py:245
 PROFILE = ('velocity', 0, 0)                # profile_type, profile_velocity, profile_acceleration
+RETRY_AFTER = 1.0                           # s: ask again when an answer has not come (a request or a
+                                            # response lost while the client and the service still match up)
 
 
 def mode_requests(cfg: dict, where: str, has_gripper: bool) -> list[tuple[str, str, str]]:
@@ -43,6 +45,7 @@ class OperatingModes:
         self.client = node.create_client(service_type, service)
         self.resolved = node.resolve_service_name(service)
         self._futures: list = []
+        self._sent_at = 0.0
         self.confirmed = False
         self.attempts = 0
 
@@ -67,9 +70,11 @@ class OperatingModes:
             return False
         if self.confirmed:
             return True
-        if not self._futures:
+        now = self.node.get_clock().now().nanoseconds * 1e-9
+        if not self._futures or (now - self._sent_at > RETRY_AFTER and not all(f.done() for f in self._futures)):
             self.attempts += 1
             self._futures = [self.client.call_async(self._request(*r)) for r in self.requests]
+            self._sent_at = now
             return False
         if all(f.done() for f in self._futures):
             self.confirmed = all(f.exception() is None and f.result() is not None for f in self._futures)
