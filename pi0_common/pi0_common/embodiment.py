@@ -6,7 +6,7 @@ openpi norm-stats asset it uses, how its driver talks to the hardware (``interfa
 simulator draws it (``sim``). The policy node, the chunk executor, the drivers, the recorder and the
 launch files all read it from here. Adding a robot means adding one YAML file in ``embodiments/``.
 
-The unified action space (DESIGN.md section 5) is derived from the file, never written twice: for
+The unified action space (README: Embodiments) is derived from the file, never written twice: for
 each arm in order its joints then its gripper, then the base axes. The vector is zero-padded to
 ``UNIFIED_DIM`` (18). Joints are radians, grippers [0, 1] with 0 = open, base velocities m/s and
 rad/s.

@@ -1,6 +1,6 @@
 """Chunk timing maths: where a chunk says the robot should be at time t, and how to switch chunks.
 
-Timing semantics (DESIGN.md section 7): a chunk's step k is due at ``stamp + k * dt``, where the
+Timing semantics (README: Chunk execution): a chunk's step k is due at ``stamp + k * dt``, where the
 stamp is the acquisition time of the observation the policy saw. "Due" means commanded then: as in
 openpi's runtime and in recorded data, the action at time t is the command issued at t, which the
 controller reaches one step later. Sampling a chunk at the current

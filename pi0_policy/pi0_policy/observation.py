@@ -1,6 +1,6 @@
 """The policy's latest inputs and the freshness rules that decide whether it may infer.
 
-Rules (DESIGN.md section 9): never infer until every configured input has arrived and is fresh;
+Rules, learnt from other VLA bridges: never infer until every configured input has arrived and is fresh;
 never zero-fill a missing joint (the state is refused) and never fake a camera (a camera that is not
 configured is masked; one that is configured but silent blocks inference). The observation's stamp
 is the stamp of the joint state used (the oldest of the joint values), so step 0 of the chunk is

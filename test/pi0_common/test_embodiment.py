@@ -14,7 +14,7 @@ from pi0_common.embodiment import (
     parse_embodiment,
 )
 
-# DESIGN.md section 5: the unified layout of every embodiment.
+# The unified layout of every embodiment (README: Embodiments).
 EXPECTED = {
     'ur5e': (7, 20.0, 16, ['arm/gripper'], []),
     'ur5e_bimanual': (14, 20.0, 16, ['left/gripper', 'right/gripper'], []),
