@@ -9,7 +9,7 @@ local checkout; nothing of openpi is committed here:
 
     python3.11 -m venv /tmp/openpi-venv
     /tmp/openpi-venv/bin/pip install jax flax numpydantic pydantic einops openpi-client
-    git clone https://github.com/Physical-Intelligence/openpi /tmp/openpi      # or any local checkout
+    # a local checkout of Physical-Intelligence/openpi at /tmp/openpi (any path; --openpi names it)
     .venv/bin/python benchmarks/openpi_parity.py --openpi /tmp/openpi --python /tmp/openpi-venv/bin/python
 
 Exit status 1 if a difference exceeds --tol (1e-5) or an image differs.
