@@ -4,6 +4,8 @@ checks every receiver needs (sizes, embodiment, finite values). Errors name what
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand
@@ -14,6 +16,23 @@ from pi0_common.embodiment import UNIFIED_DIM, Embodiment
 
 class MessageError(ValueError):
     """A message that cannot be used; the text says why."""
+
+
+def import_types(package: str, module: str, names: tuple[str, ...]) -> tuple | None:
+    """The named types of an interface package that may not be installed (e.g. franka_msgs.action), or
+    None when it is not.
+
+    Raises:
+        MessageError: the package is installed but lacks one of the types (an incompatible version).
+    """
+    try:
+        mod = importlib.import_module(f'{package}.{module}')
+    except ImportError:
+        return None
+    try:
+        return tuple(getattr(mod, n) for n in names)
+    except AttributeError as e:
+        raise MessageError(f'{package}.{module} is installed but has no {e.name}: an incompatible version') from None
 
 
 def to_sec(stamp: Time | Duration) -> float:

@@ -42,6 +42,18 @@ def declare_all(node, params: list[Param]) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
+def refusal(params: list[Param], changed) -> str | None:
+    """Why a run-time change of parameters (rclpy Parameters) is refused, by the same checks as at start
+    (rclpy itself refuses read-only and wrongly typed values); None when every value is fine."""
+    checks = {p.name: p.check for p in params}
+    for param in changed:
+        check = checks.get(param.name)
+        error = check(param.value) if check is not None else None
+        if error:
+            return f'{param.name} = {param.value!r}: {error}'
+    return None
+
+
 # Reusable checks ---------------------------------------------------------------------------------
 def positive(v) -> str | None:
     return None if v > 0 else 'must be positive'

@@ -39,3 +39,12 @@ def warn_on_incompatible_qos(node, topic: str):
             f'arrive from it. Check reliability/durability of the publisher.', throttle_duration_sec=10.0)
 
     return SubscriptionEventCallbacks(incompatible_qos=on_incompatible)
+
+
+def subscribe_any_durability(node, msg_type, topic: str, callback) -> None:
+    """Hear a topic from volatile and latched publishers alike (the e-stop): a volatile subscription
+    matches every publisher but gets nothing published before it existed; a latched one also gets a
+    latched message published earlier, but matches no volatile publisher. A latched publisher reaches
+    both, so the callback must not mind a message twice."""
+    node.create_subscription(msg_type, topic, callback, EVENT_QOS)
+    node.create_subscription(msg_type, topic, callback, LATCHED_QOS)

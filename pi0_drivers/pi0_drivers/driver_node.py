@@ -18,7 +18,7 @@ from std_srvs.srv import Trigger
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import MessageError, command_from_msg
 from pi0_common.params import Param, declare_all, positive
-from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS
+from pi0_common.qos import CHUNK_QOS, subscribe_any_durability
 from pi0_common.spin import run_node
 from pi0_drivers.interfaces import ARM_DRIVERS, BASE_DRIVERS
 from pi0_drivers.interfaces.base import InterfaceError
@@ -62,10 +62,8 @@ class RobotDriverNode(Node):
         self._joint_states_seen = False
         self.estop_latched = False
         self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS)
-        # The e-stop latches here too, whoever commands (executor, teleop, a script): volatile and latched
-        # subscriptions, as in the executor, so no publisher's QoS can miss it.
-        self.create_subscription(Bool, 'pi0/estop', self._on_estop, EVENT_QOS)
-        self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS)
+        # The e-stop latches here too, whoever commands (executor, teleop, a script).
+        subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
         self.create_service(Trigger, 'pi0/driver/reset_estop', self._srv_reset_estop)
         self.create_timer(0.1, self._on_watchdog)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)

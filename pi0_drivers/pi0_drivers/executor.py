@@ -34,6 +34,7 @@ from pi0_drivers.chunking import Chunk, ChunkBlender, LatencyEstimator
 from pi0_drivers.executor_config import ExecutorConfig, ExecutorStats
 from pi0_drivers.safety import Limits, largest_jump, limit_motion, stop_motion
 
+IGNORING_CHUNKS = ('disarmed', 'paused', 'stopped', 'frozen', 'estop')   # states that take no chunk, ask none
 _EPS = 1e-6   # step-index tolerance: times are sums of float steps (0.05 * 19 is not exactly 0.95)
 
 
@@ -123,7 +124,7 @@ class ChunkExecutor:
     def _validate(self, chunk_id: int, stamp: float, dt: float, actions: np.ndarray,
                   now: float) -> tuple[bool, str]:
         cfg, emb = self.config, self.embodiment
-        if self.state in ('disarmed', 'paused', 'stopped', 'frozen', 'estop'):
+        if self.state in IGNORING_CHUNKS:
             return False, f'chunk {chunk_id} ignored: executor is {self.state}'
         stale = self._fresh(now)
         if stale:
@@ -264,8 +265,7 @@ class ChunkExecutor:
         self.stats.tracking_faults += 1
         self.stats.last_error = (f'tracking error {error[worst]:.3f} rad on {name} (max_tracking_error '
                                  f'{self.config.max_tracking_error:g}): holding where the robot is; resume to go on')
-        if self.state != 'estop':
-            self.state = 'paused'
+        self.state = 'paused'
         self.blender.clear()
         self._rereference()
         return True
@@ -311,7 +311,7 @@ class ChunkExecutor:
         """True when the next chunk should be asked for now, so that it arrives before the executed
         part of the current one runs out (the latency estimate decides how early)."""
         cfg = self.config
-        if self.state in ('disarmed', 'paused', 'stopped', 'frozen', 'estop'):
+        if self.state in IGNORING_CHUNKS:
             return False
         if self._request_sent_at is not None and now - self._request_sent_at < cfg.request_timeout:
             return False

@@ -28,7 +28,7 @@ from pi0_common.embodiment import MissingJointsError, load_embodiment
 from pi0_common.joint_states import JointStateCache
 from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
 from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
-from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS
+from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, subscribe_any_durability
 from pi0_common.spin import run_node
 from pi0_drivers.chunking import SWITCHING_MODES
 from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
@@ -107,10 +107,7 @@ class ChunkExecutorNode(Node):
         for topic in emb.joint_state_topics:
             self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m),
                                      SENSOR_QOS)
-        # Two e-stop subscriptions: a volatile one matches every publisher (a latched one too, but gets
-        # nothing published before it was created), a latched one gets a latched e-stop published earlier.
-        self.create_subscription(Bool, 'pi0/estop', self._on_estop, EVENT_QOS)
-        self.create_subscription(Bool, 'pi0/estop', self._on_estop, LATCHED_QOS)
+        subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
         for arm in emb.arms:
             if arm.speed_scaling_topic:
                 self.create_subscription(Float64, arm.speed_scaling_topic,

@@ -28,7 +28,7 @@ class Limits:
     max_rate: np.ndarray         # per second
     names: tuple[str, ...]
     kinds: tuple[str, ...]
-    max_accel: np.ndarray | None = None   # per second^2 on the rate (joints); inf where there is none
+    max_accel: np.ndarray        # per second^2 on the rate (joints); inf where there is none
 
     @classmethod
     def from_embodiment(cls, emb: Embodiment, velocity_scale: float = 1.0,
@@ -49,10 +49,6 @@ class Limits:
         rate = emb.max_rate.copy()
         rate[joints] *= velocity_scale
         return cls(lower, upper, rate, tuple(emb.dim_names), kinds, emb.max_accel.copy())
-
-    @property
-    def accel(self) -> np.ndarray:
-        return self.max_accel if self.max_accel is not None else np.full(len(self.names), np.inf)
 
     @property
     def dims(self) -> int:
@@ -111,7 +107,7 @@ def _follow_step(target: np.ndarray, previous: np.ndarray, rate: np.ndarray, lim
     """One step from ``previous`` (moving at ``rate`` per second) towards ``target``: inside the position
     limits, no faster than max_rate, the rate changing by at most max_accel * dt, and never faster than
     what can still stop at the target (so following does not overshoot)."""
-    a = limits.accel
+    a = limits.max_accel
     finite = np.isfinite(a)
     err = clamp_positions(target, limits) - previous
     want = err / dt
@@ -154,7 +150,7 @@ def stop_motion(previous: np.ndarray, rate: np.ndarray, limits: Limits, dt: floa
     acceleration limit (where they stop is where they hold), bases ramp their velocity to zero at
     theirs. Returns (positions [count, dims], the rate after the first row)."""
     base = np.array([k == 'base' for k in limits.kinds])
-    a = limits.accel
+    a = limits.max_accel
     out = np.empty((count, len(limits.names)))
     prev, vel = np.asarray(previous, dtype=float).copy(), np.asarray(rate, dtype=float).copy()
     first_rate = vel

@@ -116,11 +116,11 @@ class ConventionPolicy:
     # ------------------------------------------------------------------ what the node reads
     @property
     def horizon(self) -> int:
-        return self.config.action_horizon
+        return self.policy.horizon
 
     @property
     def action_dim(self) -> int:
-        return self.config.action_dim
+        return self.policy.action_dim
 
     def describe(self) -> str:
         return f"{self.policy.describe()}; {self.conv.describe()}"

@@ -40,7 +40,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.signals import SignalHandlerOptions
 
 from pi0_common.embodiment import EmbodimentError, load_embodiment
-from pi0_common.params import ParameterError, declare_all
+from pi0_common.params import ParameterError, declare_all, refusal
 from pi0_common.qos import LATCHED_QOS, warn_on_incompatible_qos
 from pi0_recording.episode_recorder import EpisodeEventData, EpisodeRecorder, StartRefusedError
 from pi0_recording.recorder_params import EXTRA_TOPICS, PARAMETERS, prepare_output_dir
@@ -213,10 +213,11 @@ class RecorderNode(Node):
         return response
 
     def _on_set_parameters(self, params) -> SetParametersResult:
+        reason = refusal(PARAMETERS, params)
+        if reason:
+            return SetParametersResult(successful=False, reason=reason)
         for param in params:
             if param.name == 'disk_floor_mb':
-                if not isinstance(param.value, float | int) or param.value < 0:
-                    return SetParametersResult(successful=False, reason='disk_floor_mb must be a number >= 0')
                 self.recorder.set_disk_floor(param.value)   # takes effect at the next check (disk_check_period)
         return SetParametersResult(successful=True)
 

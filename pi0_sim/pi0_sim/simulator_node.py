@@ -32,7 +32,7 @@ from std_msgs.msg import Float64
 
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import to_time_msg
-from pi0_common.params import Param, declare_all, in_range, one_of, positive
+from pi0_common.params import Param, declare_all, in_range, one_of, positive, refusal
 from pi0_common.qos import LATCHED_QOS, SENSOR_PUB_QOS
 from pi0_common.spin import run_node
 from pi0_sim import ros_messages
@@ -125,20 +125,17 @@ class SimulatorNode(Node):
         return response
 
     def _on_set_parameters(self, params) -> SetParametersResult:
+        reason = refusal(PARAMETERS, params)
+        if reason:
+            return SetParametersResult(successful=False, reason=reason)
         for param in params:
             if param.name == 'start_spread':
-                value = param.value
-                if not isinstance(value, float | int) or not 0.0 <= value <= 1.0:
-                    return SetParametersResult(successful=False, reason='start_spread must be in [0, 1] rad')
                 with self.lock:
-                    self.world.start_spread = float(value)      # from the next reset on
+                    self.world.start_spread = float(param.value)      # from the next reset on
             elif param.name == 'speed_scaling':
-                value = param.value
-                if not isinstance(value, float | int) or not 0.0 <= value <= 100.0:
-                    return SetParametersResult(successful=False, reason='speed_scaling must be in [0, 100] percent')
                 with self.lock:
-                    self.world.set_speed_scaling(float(value) / 100.0)
-                self.params.speed_scaling = float(value)
+                    self.world.set_speed_scaling(float(param.value) / 100.0)
+                self.params.speed_scaling = float(param.value)
         return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------------- stepping and publishing

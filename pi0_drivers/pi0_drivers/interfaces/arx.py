@@ -44,12 +44,11 @@ import numpy as np
 from sensor_msgs.msg import JointState
 
 from pi0_common.commands import Command
-from pi0_common.messages import to_sec, to_time_msg
+from pi0_common.messages import import_types, to_sec, to_time_msg
 from pi0_common.qos import ROBOT_COMMAND_QOS, SENSOR_PUB_QOS, SENSOR_QOS
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
     LimitClamp,
-    import_types,
     merged_config,
     require_types,
 )

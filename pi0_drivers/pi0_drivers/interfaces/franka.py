@@ -26,10 +26,11 @@ definitions (see vendor.py).
 from __future__ import annotations
 
 from pi0_common.commands import Command
+from pi0_common.messages import import_types
 from pi0_drivers.interfaces.base import ArmInterface, InterfaceError, check_keys, config_value
 from pi0_drivers.interfaces.controllers import TrajectorySender
 from pi0_drivers.interfaces.franka_state import ARM_STATE_TOPIC, HAND_STATE_TOPIC, FrankaStateBridge
-from pi0_drivers.interfaces.vendor import import_types, merged_config, require_types
+from pi0_drivers.interfaces.vendor import merged_config, require_types
 
 PACKAGE = 'franka_msgs'
 INSTALL_HINT = 'build franka_ros2 (franka_msgs, franka_gripper) from frankarobotics/franka_ros2 into your workspace'

@@ -25,11 +25,11 @@ interface definitions (see vendor.py).
 from __future__ import annotations
 
 from pi0_common.commands import Command
+from pi0_common.messages import import_types
 from pi0_common.qos import ROBOT_COMMAND_QOS
 from pi0_drivers.interfaces.base import ArmInterface, check_keys, config_value
 from pi0_drivers.interfaces.vendor import (
     LimitClamp,
-    import_types,
     merged_config,
     require_types,
 )

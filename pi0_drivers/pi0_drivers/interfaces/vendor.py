@@ -1,5 +1,6 @@
-"""What the vendor-message interfaces (franka, interbotix, arx) share: importing a vendor message
-package, limit clamping, and refusing the UR-only mode overrides.
+"""What the vendor-message interfaces (franka, interbotix, arx) share: requiring a vendor message
+package (pi0_common.messages.import_types finds it), limit clamping, and refusing the UR-only mode
+overrides.
 
 Vendor packages (franka_msgs, interbotix_xs_msgs, the ARX messages, control_msgs) are not on the
 package registries; they come with the vendor's ROS 2 workspace. Where none is installed, make setup
@@ -10,7 +11,6 @@ with an InterfaceError naming it.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -19,18 +19,6 @@ from pi0_common.embodiment_parts import ArmSpec
 from pi0_drivers.interfaces.base import InterfaceError
 
 UR_ONLY_OVERRIDES = {'mode': 'arm_mode', 'gripper_mode': 'gripper_mode'}   # interface key -> driver parameter
-
-
-def import_types(package: str, module: str, names: tuple[str, ...]) -> tuple | None:
-    """The named types of ``package.module`` (e.g. franka_msgs.action), or None when not installed."""
-    try:
-        mod = importlib.import_module(f'{package}.{module}')
-    except ImportError:
-        return None
-    try:
-        return tuple(getattr(mod, n) for n in names)
-    except AttributeError as e:
-        raise InterfaceError(f'{package}.{module} is installed but has no {e.name}: an incompatible version') from None
 
 
 def require_types(types: tuple | None, package: str, where: str, install_hint: str) -> tuple:

@@ -9,11 +9,11 @@ messages, over DDS, to the real names.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from pi0_common.messages import MessageError, import_types
 from pi0_sim.spec import SimConfigError
 
 # How the vendor controllers subscribe to their command topics: reliable, the last 10 (xs_sdk:
@@ -52,8 +52,10 @@ def vendor_types(package: str, module: str, names: tuple[str, ...], where: str) 
             when no installed one exists, so this means the environment is not sourced.
     """
     try:
-        mod = importlib.import_module(f'{package}.{module}')
-        return tuple(getattr(mod, n) for n in names)
-    except (ImportError, AttributeError) as e:
-        raise SimConfigError(f'{where}: the simulated controller needs {package}.{module} ({", ".join(names)}): {e}. '
-                             f'make setup builds it; source tools/env.sh') from None
+        types = import_types(package, module, names)
+    except MessageError as e:
+        raise SimConfigError(f'{where}: {e}') from None
+    if types is None:
+        raise SimConfigError(f'{where}: the simulated controller needs {package}.{module} ({", ".join(names)}), '
+                             f'which is not installed: make setup builds it; source tools/env.sh')
+    return types
