@@ -25,13 +25,14 @@ Pure Python and numpy: no rclpy import.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from pi0_common.commands import MODE_ACTIVE, MODE_ESTOP, MODE_HOLD, ChunkRequestInfo, Command, first_non_finite
 from pi0_common.embodiment import Embodiment
 from pi0_drivers.chunking import Chunk, ChunkBlender, LatencyEstimator
-from pi0_drivers.executor_config import ExecutorConfig, ExecutorStats
+from pi0_drivers.executor_config import RUNTIME_SETTABLE, ExecutorConfig, ExecutorStats
 from pi0_drivers.safety import Limits, largest_jump, limit_motion, stop_motion
 
 IGNORING_CHUNKS = ('disarmed', 'paused', 'stopped', 'frozen', 'estop')   # states that take no chunk, ask none
@@ -210,6 +211,28 @@ class ChunkExecutor:
             self._rereference()
             self._accept_after = now
             self.state = 'waiting'
+
+    def reconfigure(self, **changes) -> None:
+        """Change numbers of a running executor (the node's run-time parameters); they apply from the next
+        tick. Only RUNTIME_SETTABLE fields: the rate, horizon and hardware flag shape everything else.
+
+        Raises:
+            ValueError: an unknown or fixed field, or a value the config refuses; nothing changes then.
+        """
+        fixed = set(changes) - set(RUNTIME_SETTABLE)
+        if fixed:
+            raise ValueError(f'{", ".join(sorted(fixed))}: not settable while running '
+                             f'(settable: {", ".join(RUNTIME_SETTABLE)})')
+        config = replace(self.config, **changes)           # validates
+        limits = Limits.from_embodiment(self.embodiment, config.velocity_scale, config.position_margin)
+        blender_args = (config.switching, config.crossfade_steps, config.ensemble_decay)
+        if blender_args != (self.config.switching, self.config.crossfade_steps, self.config.ensemble_decay):
+            # The chunk in execution carries on under the new rule; the command limiter still bounds the
+            # step from the last command, so a change of rule never makes a jump.
+            current, self.blender = self.blender.current, ChunkBlender(*blender_args)
+            if current is not None:
+                self.blender.add(current, current.arrival)
+        self.config, self.limits = config, limits
 
     def estop(self) -> None:
         self.state = 'estop'

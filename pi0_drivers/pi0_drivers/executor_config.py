@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 
 from pi0_drivers.chunking import SWITCHING_MODES
 
+# What a running executor may change (ChunkExecutor.reconfigure); the rest is fixed at start.
+RUNTIME_SETTABLE = ('switching', 'crossfade_steps', 'ensemble_decay', 'overrun_steps', 'request_margin',
+                    'request_timeout', 'velocity_scale', 'max_joint_jump', 'max_gripper_jump', 'max_future',
+                    'max_tracking_error', 'max_state_age')
+
 
 @dataclass(frozen=True)
 class ExecutorConfig:
