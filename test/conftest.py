@@ -43,11 +43,21 @@ class RosHarness:
         from rclpy.node import Node
         return self.add(Node(name, context=self.context, **kwargs))
 
-    def make(self, cls, parameters: dict | None = None, **kwargs):
-        """Construct one of our node classes in this context with parameter overrides."""
+    def make(self, cls, parameters: dict | None = None, lifecycle: str = 'active', **kwargs):
+        """Construct one of our node classes in this context with parameter overrides. A lifecycle node is
+        brought to ``lifecycle`` (active, inactive or unconfigured) as the lifecycle manager would; a
+        failed configure raises ValueError with the node's reason."""
+        from rclpy.lifecycle import LifecycleNode
         from rclpy.parameter import Parameter
+
+        from pi0_common.lifecycle import bring_up
         overrides = [Parameter(k, value=v) for k, v in (parameters or {}).items()]
-        return self.add(cls(context=self.context, parameter_overrides=overrides, **kwargs))
+        node = cls(context=self.context, parameter_overrides=overrides, **kwargs)
+        if isinstance(node, LifecycleNode) and lifecycle != 'unconfigured':
+            if bring_up(node, activate=lifecycle == 'active') not in ('active', 'inactive'):
+                node.destroy_node()
+                raise ValueError(node.configure_error)
+        return self.add(node)
 
     def collect(self, node, msg_type, topic: str, qos=10):
         """Subscribe and return the list the messages are appended to."""
@@ -70,6 +80,19 @@ class RosHarness:
         future = client.call_async(request)
         assert self.wait_for(future.done, timeout), f'service {name} did not answer'
         return future.result()
+
+    def transition(self, node, target: str, label: str, timeout: float = 30.0) -> bool:
+        """Ask the lifecycle node ``target`` (a name) for a transition (configure, activate, deactivate,
+        cleanup, shutdown) through its real lifecycle_msgs/ChangeState service; True when it succeeded."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+        request = ChangeState.Request(transition=Transition(label=label))
+        return self.call(node, ChangeState, f'{target}/change_state', request, timeout).success
+
+    def lifecycle_state(self, node, target: str) -> str:
+        """The state ``target`` reports through its lifecycle_msgs/GetState service."""
+        from lifecycle_msgs.srv import GetState
+        return self.call(node, GetState, f'{target}/get_state', GetState.Request()).current_state.label
 
     def shutdown(self):
         self.spinner.shutdown()

@@ -41,7 +41,7 @@ def _nodes(context):
     # The resolved parameters go in as one dict per node, exactly what the process runner writes to its
     # per-node params file, so both ways of starting the stack give every node the same values.
     return [Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace,
-                 parameters=[s.parameters], output='screen', emulate_tty=True,
+                 parameters=[s.parameters], remappings=list(s.remaps.items()), output='screen', emulate_tty=True,
                  arguments=['--ros-args', '--log-level', arg['log_level']]) for s in specs]
 
 

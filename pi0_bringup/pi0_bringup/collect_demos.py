@@ -31,7 +31,7 @@ from std_msgs.msg import String
 from tqdm import tqdm
 
 from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
-from pi0_bringup.ros_client import RosClient
+from pi0_bringup.ros_client import RosClient, StackNotReadyError
 from pi0_bringup.runner import NodeDiedError, Stack
 from pi0_bringup.stack_interfaces import Diagnostics, StackControls, TaskStateWatcher, wait_for_services
 from pi0_bringup.stack_spec import EXPERT, RECORDER, SIMULATOR, recording_stack
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
                     bar.set_postfix(reached=f'{sum(r for r, _, _ in results)}/{len(results)}',
                                     last=f'{results[-1][2]:.1f}s')
                     bar.update(1)
-    except (CollectError, NoAnswerError, NodeDiedError) as e:
+    except (CollectError, NoAnswerError, NodeDiedError, StackNotReadyError) as e:
         print(f'collect_demos: error: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from pi0_bringup.block_task import INSTRUCTIONS, START_SPREAD
 from pi0_bringup.ros_client import RosClient
-from pi0_bringup.runner import Stack
+from pi0_bringup.runner import START_TIMEOUT, Stack
 from pi0_bringup.sim_task import horizontal_distance, named_object, reached
 from pi0_bringup.stack_interfaces import StackControls, TaskStateWatcher, wait_for_services
 from pi0_bringup.stack_spec import EXECUTOR, SIMULATOR, robot_stack
@@ -151,6 +151,7 @@ def main(argv=None) -> int:
     t_start = time.monotonic()
     if args.attach:
         with RosClient('pi0_evaluator') as client:
+            client.wait_until_ready(START_TIMEOUT)                 # its lifecycle manager says: all active
             episodes = evaluate(client, args)
     else:
         overrides = {EXECUTOR: {'start_paused': True}, SIMULATOR: {'seed': args.seed}}

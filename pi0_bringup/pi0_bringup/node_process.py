@@ -71,6 +71,8 @@ class NodeProcess:
                     '--log-level', log_level]
         if spec.namespace:
             self.cmd[2:2] = ['-r', f'__ns:={fully_qualified_name("", spec.namespace).rstrip("/")}']
+        for source, target in spec.remaps.items():
+            self.cmd += ['-r', f'{source}:={target}']
         self.proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
 

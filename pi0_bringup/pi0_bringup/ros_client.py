@@ -22,6 +22,10 @@ class NodesMissingError(RuntimeError):
     """Nodes the caller waited for did not appear in the ROS graph."""
 
 
+class StackNotReadyError(RuntimeError):
+    """The lifecycle manager reported a failure, or the stack did not become ready in time."""
+
+
 class RosClient:
     def __init__(self, name: str = 'pi0_bringup_client', namespace: str = ''):
         self.namespace = namespace
@@ -56,6 +60,33 @@ class RosClient:
                 raise NodesMissingError(f'node(s) {", ".join(sorted(missing))} not in the ROS graph '
                                         f'after {timeout:g} s')
             time.sleep(0.1)
+
+    def wait_until_ready(self, timeout: float, keep_waiting: Callable[[], None] | None = None) -> None:
+        """Until the stack's lifecycle manager reports every managed node in its goal state (active; on
+        hardware the executor inactive until armed), from its latched pi0/lifecycle/states.
+
+        Raises:
+            StackNotReadyError: the manager reported a failure (which node and why), or ``timeout``.
+        """
+        from diagnostic_msgs.msg import DiagnosticStatus
+
+        from pi0_bringup.lifecycle_manager import FAILED, STATES_TOPIC, stack_ready
+        from pi0_common.qos import LATCHED_QOS
+        last: list[DiagnosticStatus] = []
+        sub = self.node.create_subscription(DiagnosticStatus, STATES_TOPIC, last.append, LATCHED_QOS)
+        try:
+            deadline = time.monotonic() + timeout
+            while not (last and stack_ready(last[-1])):
+                if last and last[-1].message.startswith(FAILED):
+                    raise StackNotReadyError(f'the lifecycle manager reports {last[-1].message}')
+                if keep_waiting is not None:
+                    keep_waiting()
+                if time.monotonic() > deadline:
+                    states = ', '.join(f'{kv.key} {kv.value}' for kv in last[-1].values) if last else 'no report'
+                    raise StackNotReadyError(f'stack not ready after {timeout:g} s ({states})')
+                time.sleep(0.1)
+        finally:
+            self.node.destroy_subscription(sub)
 
     def close(self) -> None:
         if self.context is None:

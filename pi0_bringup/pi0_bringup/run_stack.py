@@ -79,6 +79,7 @@ def stack_or_attach(args, console: Console):
     Yields (client, check_alive)."""
     if args.attach:
         with RosClient('pi0_run_stack') as client:
+            client.wait_until_ready(args.startup_timeout)      # its lifecycle manager says: all active
             yield client, lambda: None
         return
     specs = robot_stack(args.embodiment, sim=args.sim, checkpoint=args.checkpoint, instruction=args.instruction,

@@ -20,7 +20,7 @@ from pathlib import Path
 from pi0_bringup.console import Console
 from pi0_bringup.node_process import NodeProcess
 from pi0_bringup.ros_client import RosClient
-from pi0_bringup.stack_spec import NodeSpec
+from pi0_bringup.stack_spec import MANAGER, NodeSpec
 
 START_TIMEOUT = 300.0     # s until every node is in the graph: a full-size checkpoint loads for minutes on a CPU
 SIGINT_TIMEOUT = 5.0      # s after SIGINT before SIGTERM, and after SIGTERM before SIGKILL (launch's defaults)
@@ -61,7 +61,8 @@ class Stack:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, wait: bool = True, timeout: float = START_TIMEOUT) -> Stack:
-        """Start every node; with ``wait``, return once all are in the ROS graph."""
+        """Start every node; with ``wait``, return once all are in the ROS graph and, with a lifecycle
+        manager in the stack, once it reports the managed nodes configured and activated."""
         try:
             self._params_dir = tempfile.TemporaryDirectory(prefix='pi0_stack_params_')
             self.client = RosClient(namespace=self.namespace)
@@ -123,9 +124,12 @@ class Stack:
             raise NodeDiedError(died)
 
     def wait_for_nodes(self, names: list[str] | None = None, timeout: float = START_TIMEOUT) -> None:
-        """Until the named nodes (default: all of the stack) are in the graph; raises NodeDiedError if
-        one of the stack's processes ends meanwhile."""
+        """Until the named nodes (default: all of the stack, and then until its lifecycle manager reports
+        it ready) are in the graph; raises NodeDiedError if one of the stack's processes ends meanwhile,
+        StackNotReadyError if the manager reports a failure."""
         self.client.wait_for_nodes(names or [s.name for s in self.specs], timeout, keep_waiting=self.check)
+        if names is None and any(s.name == MANAGER for s in self.specs):
+            self.client.wait_until_ready(timeout, keep_waiting=self.check)
 
     def output(self, name: str) -> str:
         """The recent output of one node (also forwarded to the console as it came)."""
@@ -142,6 +146,17 @@ class Stack:
         process = self.processes[name]
         process.send(signal.SIGKILL)
         return process.wait(timeout)
+
+    def restart(self, name: str) -> None:
+        """Start a node whose process ended (killed by a test, crashed) again, as it was first started;
+        its earlier end no longer counts in died(). Returns at once: wait_for_nodes([name]) waits for it
+        (a managed node then still needs configure and activate, as after any start by hand)."""
+        old = self.processes[name]
+        if old.returncode() is None:
+            raise RuntimeError(f'{name} is still running: kill or stop it first')
+        process = NodeProcess(old.spec, Path(self._params_dir.name), self.console, self.log_level)
+        process.start()
+        self.processes[name] = process
 
     # -- for the tools ----------------------------------------------------------------------------
     @property

@@ -25,6 +25,7 @@ import yaml
 
 POLICY, EXECUTOR, DRIVER, SIMULATOR = 'pi0_policy', 'pi0_chunk_executor', 'pi0_robot_driver', 'pi0_simulator'
 RECORDER, TELEOP, EXPERT = 'pi0_recorder', 'pi0_teleop', 'pi0_scripted_expert'
+MANAGER = 'pi0_lifecycle_manager'
 
 # node name -> (package, executable): what `ros2 run` would start
 EXECUTABLES = {
@@ -35,6 +36,7 @@ EXECUTABLES = {
     RECORDER: ('pi0_recording', 'recorder'),
     TELEOP: ('pi0_recording', 'teleop'),
     EXPERT: ('pi0_sim', 'scripted_expert'),
+    MANAGER: ('pi0_bringup', 'lifecycle_manager'),
 }
 TELEOP_SOURCES = ('none', 'leader', 'twist', 'expert')
 
@@ -47,6 +49,7 @@ class NodeSpec:
     executable: str
     parameters: dict[str, Any] = field(default_factory=dict)
     namespace: str = ''
+    remaps: dict[str, str] = field(default_factory=dict)    # topic remapping rules, from -> to (tests)
 
 
 def config_dir() -> Path:
@@ -163,8 +166,14 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
     wanted = ([(SIMULATOR, {'embodiment': embodiment})] if sim else []) + [
         (DRIVER, {'embodiment': embodiment}), (EXECUTOR, executor), (POLICY, policy)]
     overrides = overrides or {}
-    _check_overrides(overrides, [name for name, _ in wanted])
-    return [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+    _check_overrides(overrides, [name for name, _ in wanted] + [MANAGER])
+    specs = [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+    # The lifecycle manager configures the managed nodes in that order and activates them; an executor
+    # that drives hardware (its resolved parameter) stays inactive, disarmed: activating it is arming.
+    managed = [DRIVER, EXECUTOR, POLICY]
+    hardware = next(s for s in specs if s.name == EXECUTOR).parameters.get('hardware', True)
+    manager = manager_parameters(managed, [DRIVER, POLICY] if hardware else managed)
+    return specs + [_spec(MANAGER, data, namespace, manager, overrides)]
 
 
 def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_transport: str = 'raw',
@@ -185,7 +194,8 @@ def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_trans
     wanted = []
     if sim:
         wanted.append((SIMULATOR, {'embodiment': embodiment, 'camera_transport': camera_transport}))
-    if driver == 'true' or (driver == 'auto' and (sim or teleop != 'none')):
+    has_driver = driver == 'true' or (driver == 'auto' and (sim or teleop != 'none'))
+    if has_driver:
         wanted.append((DRIVER, {'embodiment': embodiment}))
     wanted.append((RECORDER, {'embodiment': embodiment, 'output_dir': str(Path(output_dir).expanduser()),
                               'camera_transport': camera_transport, 'disk_floor_mb': float(disk_floor_mb)}))
@@ -194,9 +204,17 @@ def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_trans
                                 'base_source': 'twist'}))
     elif teleop == 'expert':
         wanted.append((EXPERT, {'embodiment': embodiment}))
+    if has_driver:        # the driver is a managed node: the teleop commands pass once it is active
+        wanted.append((MANAGER, manager_parameters([DRIVER], [DRIVER])))
     overrides = overrides or {}
     _check_overrides(overrides, [name for name, _ in wanted])
     return [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+
+
+def manager_parameters(managed: list[str], activate: list[str]) -> dict[str, Any]:
+    """The lifecycle manager's parameters: configure ``managed`` in order, then activate ``activate``."""
+    return {'node_names': list(managed), 'autostart': True,
+            'activate': ['all'] if list(activate) == list(managed) else list(activate)}
 
 
 def truthy(text: str) -> bool:

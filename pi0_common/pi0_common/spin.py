@@ -16,6 +16,9 @@ import threading
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode
+
+from pi0_common.lifecycle import state_of
 
 
 class NoAnswerError(RuntimeError):
@@ -108,6 +111,10 @@ def run_node(node_cls, args=None) -> None:
     and the process exits 0. A node that cannot start because of its configuration (a ValueError such
     as a bad parameter, an unknown embodiment, a missing checkpoint) logs one line saying why and
     exits 1; the traceback is logged at debug level.
+
+    A lifecycle node (pi0_common.lifecycle) spins until stopped or finalized; a stop shuts it down from
+    the state it is in (an active executor or driver holds first). Finalized after a failed configure
+    (its one line already logged) is exit code 1, as for a bad parameter; otherwise 0.
     """
     import os
     import signal
@@ -121,12 +128,15 @@ def run_node(node_cls, args=None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     executor = SingleThreadedExecutor()
-    node, code = None, 0
+    node, code, managed = None, 0, False
     try:
         node = node_cls()
+        managed = isinstance(node, LifecycleNode)
         executor.add_node(node)
-        while not stop.is_set():
+        while not stop.is_set() and not (managed and state_of(node) == 'finalized'):
             executor.spin_once(timeout_sec=0.1)
+        if managed and state_of(node) == 'finalized' and getattr(node, 'configure_error', ''):
+            code = 1
     except ValueError as e:
         logger = rclpy.logging.get_logger(os.path.basename(sys.argv[0]) or node_cls.__name__)
         logger.fatal(f'cannot start: {e}')
@@ -135,6 +145,8 @@ def run_node(node_cls, args=None) -> None:
     finally:
         if node is not None:
             executor.remove_node(node)
+            if managed and state_of(node) in ('unconfigured', 'inactive', 'active'):
+                node.trigger_shutdown()
             node.destroy_node()
         executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()

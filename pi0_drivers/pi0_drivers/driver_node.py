@@ -5,17 +5,24 @@ robot and the simulated one: in simulation pi0_sim's simulator node serves the v
 A command that is malformed, for another embodiment, non-finite or stale is refused (logged,
 throttled) and nothing is sent. When commands stop, bases get zero velocity after command_timeout.
 Counts of commands sent and refused go to /diagnostics.
+
+A managed (lifecycle) node: configure builds the vendor interfaces (their publishers, clients and
+action clients) and subscribes pi0/command; activate lets commands through; deactivate stops sending
+(bases get zero velocity once; arm controllers hold their last target) and nothing goes to the robot
+while inactive; cleanup destroys what configure built. The e-stop latch, its reset service and
+/diagnostics work in every state.
 """
 
 from __future__ import annotations
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ExecutorCommand
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from pi0_common.embodiment import load_embodiment
+from pi0_common.lifecycle import SUCCESS, EntityScope, configure_failed
 from pi0_common.messages import MessageError, command_from_msg
 from pi0_common.params import Param, declare_all, positive
 from pi0_common.qos import CHUNK_QOS, subscribe_any_durability
@@ -37,14 +44,40 @@ PARAMETERS = [
 ]
 
 
-class RobotDriverNode(Node):
+class RobotDriverNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('pi0_robot_driver', **kwargs)
         p = declare_all(self, PARAMETERS)
         self.params = p
-        self.embodiment = emb = load_embodiment(p.embodiment)
-        overrides = {'mode': p.arm_mode, 'gripper_mode': p.gripper_mode}
+        self.embodiment = load_embodiment(p.embodiment)
         self.arms, self.bases = [], []
+        self.active = False
+        self.configure_error = ''
+        self.configured = EntityScope(self)
+        # The interface blocks and mode overrides are checked now, by building the interfaces once and
+        # releasing them: a bad value stops the node before it starts, as any bad parameter does.
+        self.configured.open()
+        try:
+            self._build_interfaces()
+        finally:
+            self.configured.release()
+            self.arms, self.bases = [], []
+
+        self.commands_sent = 0
+        self.commands_refused = 0
+        self.last_command_time: float | None = None
+        self._joint_states_seen = False
+        self.estop_latched = False
+        # The e-stop latches here too, whoever commands (executor, teleop, a script), in every state.
+        subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
+        self.create_service(Trigger, 'pi0/driver/reset_estop', self._srv_reset_estop)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self._start = self.now()
+
+    def _build_interfaces(self) -> None:
+        p, emb = self.params, self.embodiment
+        overrides = {'mode': p.arm_mode, 'gripper_mode': p.gripper_mode}
         for arm, joint_idx, grip_idx in emb.arm_slices():
             name = arm.interface.get('driver')
             if name not in ARM_DRIVERS:
@@ -56,26 +89,62 @@ class RobotDriverNode(Node):
                 raise InterfaceError(f'{emb.name}/base: unknown driver {name!r}; known: {sorted(BASE_DRIVERS)}')
             self.bases.append(BASE_DRIVERS[name](self, emb, emb.base, emb.base_indices(), {}))
 
-        self.commands_sent = 0
-        self.commands_refused = 0
-        self.last_command_time: float | None = None
-        self._joint_states_seen = False
-        self.estop_latched = False
+    # ---------------------------------------------------------------- lifecycle
+    def on_configure(self, state):
+        self.configured.open()
+        try:
+            self._build_interfaces()
+        except ValueError as e:           # InterfaceError: e.g. a message package that is not installed
+            self._release()
+            return configure_failed(self, e)
         self.create_subscription(ExecutorCommand, 'pi0/command', self._on_command, CHUNK_QOS)
-        # The e-stop latches here too, whoever commands (executor, teleop, a script).
-        subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
-        self.create_service(Trigger, 'pi0/driver/reset_estop', self._srv_reset_estop)
         self.create_timer(0.1, self._on_watchdog)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_timer(1.0, self._publish_diagnostics)
         self._start = self.now()
         parts = [f'{a.arm.name}: {a.describe()}' for a in self.arms] + [f'base: {b.describe()}' for b in self.bases]
-        self.get_logger().info(f'{emb.name}: ' + '; '.join(parts))
+        self.get_logger().info(f'{self.embodiment.name}: ' + '; '.join(parts))
+        return SUCCESS
+
+    def on_activate(self, state):
+        self.last_command_time = None
+        self.active = True
+        self.get_logger().info('active: commands pass to the robot')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self._hold()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self._release()
+        return SUCCESS
+
+    def on_shutdown(self, state):
+        if self.active:
+            self._hold()
+        self._release()
+        return SUCCESS
+
+    def _hold(self) -> None:
+        """Stop sending: bases get zero velocity now (what the command timeout would send), arm controllers
+        hold their last target; from here on nothing is sent."""
+        self.active = False
+        now = self.now()
+        for interface in self.arms + self.bases:
+            interface.on_timeout(now)
+        self.get_logger().info('inactive: nothing is sent to the robot, which holds')
+
+    def _release(self) -> None:
+        self.active = False
+        self.configured.release()
+        self.arms, self.bases = [], []
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_command(self, msg: ExecutorCommand) -> None:
+        if not self.active:
+            self.get_logger().warning('command ignored: the driver is not active', throttle_duration_sec=5.0)
+            return
         now = self.now()
         try:
             command = command_from_msg(msg, self.embodiment)
@@ -111,7 +180,8 @@ class RobotDriverNode(Node):
 
     def _on_watchdog(self) -> None:
         now = self.now()
-        if self.last_command_time is None or now - self.last_command_time > self.params.command_timeout:
+        if self.active and (self.last_command_time is None
+                            or now - self.last_command_time > self.params.command_timeout):
             for interface in self.arms + self.bases:
                 interface.on_timeout(now)
         if not self._joint_states_seen and now - self._start > self.params.joint_state_timeout:

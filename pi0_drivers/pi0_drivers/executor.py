@@ -2,10 +2,11 @@
 the next chunk, and when to hold. The ROS node (executor_node.py) only feeds it messages and time.
 
 States:
-    disarmed  a stack on hardware starts here: nothing at all is commanded until resume() arms it
+    disarmed  the node is inactive (a stack on hardware waits here): nothing at all is commanded until
+              resume() arms it
     waiting   no chunk yet (after start, resume or reset): hold, ask for a chunk
     active    following a chunk
-    holding   watchdog: the chunk ran out and no fresh one came; hold the arms, zero the base
+    holding   watchdog: the chunk ran out and no fresh one came, or the policy is gone: hold, zero the base
     paused    pause service, or the robot stopped following (tracking error): hold, ignore chunks
               until resume
     stopped   stop service: like paused, but the chunk history is dropped
@@ -65,6 +66,7 @@ class ChunkExecutor:
         self._request_id = 0
         self._request_sent_at: float | None = None
         self._accept_after = -math.inf             # observations older than the last resume are stale
+        self.policy_lost_since: float | None = None   # the policy's liveliness lapsed then (None: alive)
 
     # ---------------------------------------------------------------- inputs
     def update_measured(self, state: np.ndarray, stamp: float) -> None:
@@ -179,6 +181,13 @@ class ChunkExecutor:
             self.state = 'stopped'
             self.blender.clear()
 
+    def disarm(self) -> None:
+        """Nothing at all is commanded until resume() arms again (the node is inactive). A latched e-stop
+        stays latched: only reset_estop clears it."""
+        if self.state != 'estop':
+            self.state = 'disarmed'
+            self.blender.clear()
+
     def resume(self, now: float | None = None) -> bool:
         """Arm a disarmed executor, or leave paused/stopped; wait for a fresh chunk. False while the
         e-stop is latched.
@@ -234,6 +243,32 @@ class ChunkExecutor:
                 self.blender.add(current, current.arrival)
         self.config, self.limits = config, limits
 
+    def policy_lost(self, now: float, reason: str) -> None:
+        """The policy is gone (its chunks' liveliness lapsed): the committed steps (the first executed_steps
+        of the current chunk) still run, then hold; on hardware pause, so nothing moves until resume."""
+        if self.policy_lost_since is None:
+            self.policy_lost_since, self.stats.policy_losses = now, self.stats.policy_losses + 1
+        self.stats.last_error = f'policy lost: {reason}'
+
+    def policy_back(self) -> None:
+        """A policy is alive again: ask it at once (a request sent while it was gone got no answer)."""
+        if self.policy_lost_since is not None:
+            self.policy_lost_since = self._request_sent_at = None
+
+    def _policy_gone(self, now: float) -> bool:
+        """True (holding, or paused on hardware) once the policy is lost and no committed step is left."""
+        chunk, last_committed = self.blender.current, self.config.executed_steps - 1 + _EPS
+        if self.policy_lost_since is None or self.state not in ('active', 'waiting', 'holding') or (
+                self.state == 'active' and chunk is not None and chunk.step_index(now) <= last_committed):
+            return False
+        if self.config.hardware:
+            self.state = 'paused'
+            self.blender.clear()
+            self.stats.last_error += '; paused: pi0/executor/resume to go on'
+        elif self.state == 'active':
+            self.state, self.stats.watchdog_holds = 'holding', self.stats.watchdog_holds + 1
+        return True
+
     def estop(self) -> None:
         self.state = 'estop'
         self.blender.clear()
@@ -260,7 +295,7 @@ class ChunkExecutor:
         # commands go on from where they were if the robot is still near them, and the tracking check
         # holds it where it is otherwise (re-referencing from a measurement that is up to max_state_age
         # old would command it back there).
-        if self._tracking_fault():
+        if self._tracking_fault() or self._policy_gone(now):
             return self._hold(now)
         chunk = self.blender.current
         if self.state == 'active' and chunk is not None:

@@ -6,6 +6,13 @@ Publishes   pi0/command (pi0_msgs/ExecutorCommand) every tick, pi0/chunk_request
 Services    pi0/executor/{pause,resume,stop,reset_estop} (std_srvs/Trigger)
 Action      pi0/run_instruction (pi0_msgs/RunInstruction)
 
+A managed (lifecycle) node. Configure builds the core and subscribes; activate arms it (publishes
+commands and chunk requests); deactivate sends one hold and then nothing; cleanup drops what configure
+built. Inactive is the core's 'disarmed'. On hardware activation is the single arming gate: the
+lifecycle manager stops at inactive, and `ros2 lifecycle set /pi0_chunk_executor activate` or
+pi0/executor/resume (which activates an inactive node) arms; in simulation the manager activates it.
+The services, the e-stop, pi0/executor_status and /diagnostics work in every state.
+
 Every callback of this node runs on one thread (the node spins on a SingleThreadedExecutor of its
 own, see pi0_common.spin), so a tick waits for whatever callback runs before it: callbacks are kept
 short, nothing logs at a rate (warnings are throttled), and the state they share sits behind one
@@ -19,13 +26,15 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import Trigger
 
 from pi0_common.embodiment import MissingJointsError, load_embodiment
 from pi0_common.joint_states import JointStateCache
+from pi0_common.lifecycle import SUCCESS, EntityScope, state_of
+from pi0_common.liveliness import watch_policy_liveliness
 from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
 from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
 from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, subscribe_any_durability
@@ -74,7 +83,7 @@ PARAMETERS = [
 ]
 
 
-class ChunkExecutorNode(Node):
+class ChunkExecutorNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('pi0_chunk_executor', **kwargs)
         p = declare_all(self, PARAMETERS)
@@ -90,24 +99,45 @@ class ChunkExecutorNode(Node):
             max_gripper_jump=p.max_gripper_jump, max_future=p.max_future,
             rtc_execution_horizon=p.rtc_execution_horizon, hardware=p.hardware,
             max_tracking_error=p.max_tracking_error, max_state_age=p.max_state_age or emb.max_state_age)
-        self.core = ChunkExecutor(emb, self.config)
-        if p.start_paused:
-            self.core.pause()
-        self.speed_scaling: dict[str, float] = {}
-        self.deadman_seen: float | None = None
+        self.core = self._new_core()       # built now too: it checks the numbers before anything starts
         self.joints = JointStateCache(emb)
         self.tick_stats = TickStats(self.config.dt)
+        self.active = False
+        self.activations = 0
+        self.configure_error = ''
+        self.configured = EntityScope(self)
+        self.speed_scaling: dict[str, float] = {}
+        self.deadman_seen: float | None = None
         self.lock = threading.Lock()
 
-        self.command_pub = self.create_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
-        self.request_pub = self.create_publisher(ChunkRequest, 'pi0/chunk_request', CHUNK_QOS)
+        # Lifecycle publishers: they publish only while the node is active.
+        self.command_pub = self.create_lifecycle_publisher(ExecutorCommand, 'pi0/command', CHUNK_QOS)
+        self.request_pub = self.create_lifecycle_publisher(ChunkRequest, 'pi0/chunk_request', CHUNK_QOS)
         self.status_pub = self.create_publisher(ExecutorStatus, 'pi0/executor_status', LATCHED_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
+        for name in ('pause', 'resume', 'stop', 'reset_estop'):
+            self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'))
+        self.create_timer(1.0 / p.status_rate_hz, self._publish_status)
+
+    def _new_core(self) -> ChunkExecutor:
+        core = ChunkExecutor(self.embodiment, self.config)
+        core.disarm()                      # inactive: nothing is commanded until activation arms it
+        return core
+
+    # ---------------------------------------------------------------- lifecycle
+    def on_configure(self, state):
+        p, emb = self.params, self.embodiment
+        with self.lock:
+            self.core = self._new_core()
+        self.joints = JointStateCache(emb)
+        self.tick_stats = TickStats(self.config.dt)
+        self.configured.open()
         self.create_subscription(ActionChunk, 'pi0/action_chunk', self._on_chunk, CHUNK_QOS)
+        watch_policy_liveliness(self, 'pi0/action_chunk', self._on_policy_liveliness)
         for topic in emb.joint_state_topics:
             self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m),
                                      SENSOR_QOS)
-        subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
         for arm in emb.arms:
             if arm.speed_scaling_topic:
                 self.create_subscription(Float64, arm.speed_scaling_topic,
@@ -115,17 +145,51 @@ class ChunkExecutorNode(Node):
         if p.deadman_timeout > 0:
             self.create_subscription(Bool, 'pi0/deadman', self._on_deadman, EVENT_QOS)
             self.create_timer(min(0.05, p.deadman_timeout / 4), self._check_deadman)
-        for name in ('pause', 'resume', 'stop', 'reset_estop'):
-            self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'))
         self.instruction_server = RunInstructionServer(self)
-
         self.create_timer(self.config.dt, self._on_tick)
-        self.create_timer(1.0 / p.status_rate_hz, self._publish_status)
         self.get_logger().info(
             f'{emb.name}: {self.config.rate_hz:g} Hz, {self.config.executed_steps} of {emb.horizon} steps per '
-            f'chunk, switching {self.config.switching}, velocity scale {velocity_scale:g}'
-            + (', DISARMED until pi0/executor/resume' if p.hardware else '')
-            + (', paused until resume' if p.start_paused and not p.hardware else ''))
+            f'chunk, switching {self.config.switching}, velocity scale {self.config.velocity_scale:g}'
+            + ('; DISARMED until activated (ros2 lifecycle set, or pi0/executor/resume)' if p.hardware else ''))
+        return SUCCESS
+
+    def on_activate(self, state):
+        # Chunks observed before arming are refused (the world may have changed meanwhile); a simulated
+        # stack's first activation is its start, as before lifecycles: no such barrier.
+        since = self.now() if self.params.hardware or self.activations else None
+        with self.lock:
+            armed = self.core.resume(since)
+            if self.params.start_paused and not self.params.hardware and not self.activations:
+                self.core.pause()
+            self.active = True
+            self.activations += 1
+            what = self.core.state if armed else 'e-stop latched: reset it, then resume'
+        self.get_logger().info(f'active ({"ARMED" if self.params.hardware else "armed"}): {what}')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self._disarm()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self.configured.release()
+        return SUCCESS
+
+    def on_shutdown(self, state):
+        if self.active:
+            self._disarm()
+        self.configured.release()
+        return SUCCESS
+
+    def _disarm(self) -> None:
+        """One hold (the robot comes to rest within its limits), then nothing is commanded."""
+        with self.lock:
+            self.core.pause()
+        self.publish_hold()
+        with self.lock:
+            self.core.disarm()
+            self.active = False
+        self.get_logger().info('inactive: disarmed, nothing is commanded')
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -151,6 +215,17 @@ class ChunkExecutorNode(Node):
                                                msg.request_id)
         if not ok:
             self.get_logger().warning(reason, throttle_duration_sec=2.0)
+
+    def _on_policy_liveliness(self, alive: bool, reason: str) -> None:
+        with self.lock:
+            if alive:
+                self.core.policy_back()
+            else:
+                self.core.policy_lost(self.now(), reason)
+        if alive:
+            self.get_logger().info('a policy publishes chunks (liveliness)')
+        else:
+            self.get_logger().error(f'policy lost: {reason}; finishing the committed steps, then holding')
 
     def _on_joint_state(self, topic: str, msg: JointState) -> None:
         try:
@@ -225,6 +300,15 @@ class ChunkExecutorNode(Node):
         return res
 
     def _srv_resume(self, _req, res):
+        if state_of(self) == 'inactive':
+            # Arming and activation are one gate: resume on an inactive node is its activate transition.
+            res.success = self.trigger_activate() == SUCCESS and self.core.state != 'estop'
+            res.message = f'activated; state: {self.core.state}' if res.success else \
+                f'activation failed; state: {self.core.state}'
+            return res
+        if state_of(self) != 'active':
+            res.success, res.message = False, f'node is {state_of(self)}: configure it first'
+            return res
         with self.lock:
             res.success = self.core.resume(self.now())
             res.message = f'state: {self.core.state}' if res.success else 'e-stop is latched: reset it first'
@@ -245,6 +329,8 @@ class ChunkExecutorNode(Node):
 
     # ---------------------------------------------------------------- tick
     def _on_tick(self) -> None:
+        if not self.active:
+            return
         self.tick_stats.add(time.monotonic())
         now = self.now()
         # Ask only when a policy listens: a request nobody hears would wait for request_timeout.

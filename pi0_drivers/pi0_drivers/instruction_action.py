@@ -45,6 +45,10 @@ class RunInstructionServer:
         if not goal.instruction.strip() or to_sec(goal.time_limit) <= 0.0:
             log.warning('run_instruction: goal needs a non-empty instruction and a positive time limit')
             return GoalResponse.REJECT
+        if not self.node.active:
+            # Arming is the node's activation alone: a goal never arms an inactive executor.
+            log.warning('run_instruction: the executor is inactive (disarmed); goal rejected')
+            return GoalResponse.REJECT
         if self.node.core.state == 'estop':
             log.warning('run_instruction: e-stop is latched; goal rejected')
             return GoalResponse.REJECT

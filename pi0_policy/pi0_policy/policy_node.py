@@ -13,6 +13,12 @@ the reply is published stamped with the observation time, so the executor's late
 covers the round trip; after a timeout or a lost connection nothing is published (the executor's
 watchdog holds) and the next inference connects again. The chunk's stamp is the observation's
 (the joint state's) stamp, so the executor can skip the steps that passed during inference.
+
+A managed (lifecycle) node: parameters are checked at start (a checkpoint folder that does not exist
+stops the node there); configure loads the weights and warms up (a full-size checkpoint takes minutes
+on a CPU) and subscribes to the robot's inputs; activate lets it infer and publish chunks; deactivate
+stops both (an inference in flight finishes, its chunk is dropped); cleanup frees the model. The
+instruction topic and service work in every state.
 """
 
 from __future__ import annotations
@@ -20,23 +26,25 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from pi0_msgs.msg import ActionChunk, ChunkRequest
 from pi0_msgs.srv import SetInstruction
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
 
 from pi0_common.embodiment import load_embodiment
+from pi0_common.lifecycle import SUCCESS, EntityScope, configure_failed
 from pi0_common.messages import MessageError, make_chunk_msg, request_from_msg, to_sec
 from pi0_common.params import Param, declare_all, non_negative, one_of, positive
-from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_QOS, warn_on_incompatible_qos
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, POLICY_CHUNK_QOS, SENSOR_QOS, warn_on_incompatible_qos
 from pi0_common.spin import run_node
 from pi0_policy.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
-from pi0_policy.loading import PolicyLoadError, load_policy, simulation_only
+from pi0_policy.loading import RANDOM_PREFIX, PolicyLoadError, load_policy, simulation_only
 from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError
 from pi0_policy.rtc_alignment import guidance_for
 from pi0_policy.serve.client import RemoteError, RemotePolicyClient, RemoteUnavailableError
@@ -78,25 +86,54 @@ PARAMETERS = [
 ]
 
 
-class PolicyNode(Node):
+class PolicyNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('pi0_policy', **kwargs)
         p = declare_all(self, PARAMETERS)
         self.params = p
-        self.embodiment = emb = load_embodiment(p.embodiment)
+        self.embodiment = load_embodiment(p.embodiment)
         self.instruction = p.instruction
-        self.remote = self.policy = None
+        self.remote = self.policy = self.worker = None
         unfit = simulation_only(p.checkpoint) if p.hardware and p.backend == 'local' else None
         if unfit and not p.allow_simulation_policy:
             raise PolicyLoadError(f'checkpoint {unfit}: refused on a real robot (hardware true); launch with '
                                   f'sim:=true, pick a checkpoint trained for this robot, or set '
                                   f'allow_simulation_policy:=true on purpose')
         if p.backend == 'openpi':
-            self.remote = make_remote(p.server, p.server_timeout, self.get_logger())
-        else:
-            self.policy = load_policy(p.checkpoint, emb, asset_id=p.asset_id or emb.norm_stats_asset,
-                                      device=p.device, dtype=p.dtype, num_threads=p.num_threads,
-                                      logger=self.get_logger(), conventions=p.conventions)
+            remote_client(p.server, p.server_timeout)        # checks the address; configure connects
+        elif p.checkpoint != 'default' and not p.checkpoint.startswith(RANDOM_PREFIX) \
+                and not Path(p.checkpoint).expanduser().is_dir():
+            raise PolicyLoadError(f'parameter checkpoint: checkpoint folder not found at {p.checkpoint}')
+        self.active = False
+        self.configure_error = ''
+        self.configured = EntityScope(self)
+        self.lock = threading.Lock()
+        self.busy = False
+        self.pending_request: ChunkRequest | None = None
+        self.chunk_id = 0
+        self.last_error = ''
+        self.last_inference_ms = 0.0
+        self.inferences = 0
+        # A lifecycle publisher: chunks go out only while the node is active.
+        self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, 'pi0/action_chunk', POLICY_CHUNK_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(String, 'pi0/instruction', self._on_instruction, LATCHED_QOS)
+        self.create_service(SetInstruction, 'pi0/set_instruction', self._srv_set_instruction)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    # ---------------------------------------------------------------- lifecycle
+    def on_configure(self, state):
+        p, emb = self.params, self.embodiment
+        try:
+            if p.backend == 'openpi':
+                self.remote = make_remote(p.server, p.server_timeout, self.get_logger())
+            else:
+                self.policy = load_policy(p.checkpoint, emb, asset_id=p.asset_id or emb.norm_stats_asset,
+                                          device=p.device, dtype=p.dtype, num_threads=p.num_threads,
+                                          logger=self.get_logger(), conventions=p.conventions)
+        except ValueError as e:           # PolicyLoadError: a folder that is no checkpoint, stats that do not fit
+            return configure_failed(self, e)
+        self.configured.open()
         fed = getattr(self.policy, 'robot_cameras', None)      # a ConventionPolicy reads only these
         slots = (tuple(s.strip() for s in p.cameras.split(',') if s.strip())
                  or (tuple(c for c in emb.camera_slots if c in fed.values()) if fed else emb.camera_slots))
@@ -106,18 +143,7 @@ class PolicyNode(Node):
             self.policy.warmup()
             self.get_logger().info(f'warm-up inference took {1e3 * (time.perf_counter() - t0):.0f} ms')
         self.rng = np.random.default_rng(None if p.seed < 0 else p.seed)
-
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix='pi0_inference')
-        self.lock = threading.Lock()
-        self.busy = False
-        self.pending_request: ChunkRequest | None = None
-        self.chunk_id = 0
-        self.last_error = ''
-        self.last_inference_ms = 0.0
-        self.inferences = 0
-
-        self.chunk_pub = self.create_publisher(ActionChunk, 'pi0/action_chunk', CHUNK_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         for topic in emb.joint_state_topics:
             self.create_subscription(JointState, topic, lambda m, t=topic: self._on_joint_state(t, m), SENSOR_QOS,
                                      event_callbacks=warn_on_incompatible_qos(self, topic))
@@ -137,17 +163,46 @@ class PolicyNode(Node):
                                      event_callbacks=warn_on_incompatible_qos(self, topic))
         self.create_subscription(ChunkRequest, 'pi0/chunk_request', self._on_request, CHUNK_QOS,
                                  event_callbacks=warn_on_incompatible_qos(self, 'pi0/chunk_request'))
-        self.create_subscription(String, 'pi0/instruction', self._on_instruction, LATCHED_QOS)
-        self.create_service(SetInstruction, 'pi0/set_instruction', self._srv_set_instruction)
         if p.trigger == 'continuous':
             self.create_timer(emb.dt, lambda: self._start(None))
-        self.create_timer(1.0, self._publish_diagnostics)
         masked = [s for s in emb.camera_slots if s not in slots]
         cameras = ', '.join(f'{s}={t}' for s, t in self.camera_topics.items())
         what = self.policy.describe() if self.policy is not None else f'remote openpi server {self.remote.uri}'
         self.get_logger().info(
             f'{emb.name}: {what}; cameras {cameras}'
             + (f' (masked: {", ".join(masked)})' if masked else '') + f'; instruction "{self.instruction}"')
+        return SUCCESS
+
+    def on_activate(self, state):
+        self.active = True
+        self.get_logger().info('active: inferring and publishing chunks')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.active = False        # no new inference; the chunk of one in flight is dropped (publisher off)
+        self.get_logger().info('inactive: no inference, no chunks')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self._release()
+        return SUCCESS
+
+    def on_shutdown(self, state):
+        self.active = False
+        self._release()
+        return SUCCESS
+
+    def _release(self) -> None:
+        """Stop the worker (an inference in flight finishes), drop the inputs' subscriptions and the model."""
+        if self.worker is not None:
+            self.worker.shutdown(wait=True, cancel_futures=True)
+            self.worker = None
+        self.configured.release()
+        if self.remote is not None:
+            self.remote.close()
+        self.remote = self.policy = None
+        with self.lock:
+            self.busy, self.pending_request = False, None
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -194,6 +249,8 @@ class PolicyNode(Node):
     # ---------------------------------------------------------------- inference
     def _start(self, request: ChunkRequest | None) -> None:
         with self.lock:
+            if not self.active or self.worker is None:
+                return
             if self.busy:
                 if request is not None:
                     self.pending_request = request      # answered with the next chunk
@@ -286,22 +343,26 @@ class PolicyNode(Node):
         self.diag_pub.publish(diag)
 
     def destroy_node(self):
-        worker = getattr(self, 'worker', None)      # absent when __init__ failed before creating it
-        if worker is not None:
-            worker.shutdown(wait=True, cancel_futures=True)   # an inference in flight finishes and publishes
+        if getattr(self, 'worker', None) is not None:     # absent when __init__ failed before creating it
+            self.worker.shutdown(wait=True, cancel_futures=True)   # an inference in flight finishes
         if getattr(self, 'remote', None) is not None:
             self.remote.close()
         return super().destroy_node()
 
 
-def make_remote(server: str, timeout: float, logger) -> RemotePolicyClient:
-    """The remote backend's client; the first connection is tried now, and again at each inference."""
+def remote_client(server: str, timeout: float) -> RemotePolicyClient:
+    """The remote backend's client for ``server`` (host:port), not yet connected."""
     if not server:
         raise ValueError('parameter server: backend openpi needs server:=host:port')
     try:
-        client = RemotePolicyClient(server, timeout=timeout)
+        return RemotePolicyClient(server, timeout=timeout)
     except ValueError as e:
         raise ValueError(f'parameter server: {e}') from None
+
+
+def make_remote(server: str, timeout: float, logger) -> RemotePolicyClient:
+    """The remote backend's client; the first connection is tried now, and again at each inference."""
+    client = remote_client(server, timeout)
     try:
         meta = client.connect()
         logger.info(f'remote policy server {client.uri}: {meta}')

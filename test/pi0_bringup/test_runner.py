@@ -10,14 +10,16 @@ from rclpy.parameter_client import AsyncParameterClient
 
 from pi0_bringup.console import Console
 from pi0_bringup.runner import NodeDiedError, Stack
-from pi0_bringup.stack_spec import EXECUTOR, robot_stack
+from pi0_bringup.stack_spec import EXECUTOR, MANAGER, manager_parameters, robot_stack
 from pi0_common.spin import wait_for_future
 
 
 def executor_only(**overrides):
-    """The lightest node of the stack: the chunk executor alone."""
+    """The lightest node of the stack: the chunk executor alone (and a lifecycle manager configuring it)."""
     specs = robot_stack('ur5e', namespace=overrides.pop('namespace', ''), overrides={EXECUTOR: overrides})
-    return [s for s in specs if s.name == EXECUTOR]
+    specs = [s for s in specs if s.name in (EXECUTOR, MANAGER)]
+    specs[-1].parameters.update(manager_parameters([EXECUTOR], [EXECUTOR]))
+    return specs
 
 
 def test_start_forward_and_stop_cleanly():
@@ -33,7 +35,7 @@ def test_start_forward_and_stop_cleanly():
         assert stack.died() == {}
     finally:
         codes = stack.shutdown()
-    assert codes == {EXECUTOR: 0}
+    assert codes == {EXECUTOR: 0, MANAGER: 0}
     lines = out.getvalue().splitlines()
     assert any(line.startswith('[pi0_chunk_executor] ') and 'switching crossfade' in line for line in lines)
     assert f'[runner] {EXECUTOR} exited with code 0' in lines
@@ -46,7 +48,7 @@ def test_a_killed_node_is_noticed():
         assert stack.died() == {EXECUTOR: -signal.SIGKILL}
         with pytest.raises(NodeDiedError, match=EXECUTOR):
             stack.check()
-    assert stack.exit_codes == {EXECUTOR: -signal.SIGKILL}
+    assert stack.exit_codes[EXECUTOR] == -signal.SIGKILL
 
 
 def test_a_node_that_fails_at_start_is_reported():

@@ -8,6 +8,7 @@ from pi0_bringup.stack_spec import (
     DRIVER,
     EXECUTOR,
     EXPERT,
+    MANAGER,
     POLICY,
     RECORDER,
     SIMULATOR,
@@ -77,12 +78,18 @@ def test_unrelated_nodes_get_only_the_global_wildcard():
 
 def test_robot_stack_nodes_and_launch_arguments(tmp_path):
     specs = robot_stack('ur5e')
-    assert [s.name for s in specs] == [DRIVER, EXECUTOR, POLICY]
+    assert [s.name for s in specs] == [DRIVER, EXECUTOR, POLICY, MANAGER]
+    # on hardware the manager leaves the executor inactive (disarmed): activating it is arming
+    manager = specs[-1].parameters
+    assert manager['node_names'] == [DRIVER, EXECUTOR, POLICY] and manager['activate'] == [DRIVER, POLICY]
+    assert manager['autostart'] is True
+    assert (specs[-1].package, specs[-1].executable) == ('pi0_bringup', 'lifecycle_manager')
     sim = robot_stack('ur5e', sim=True, checkpoint='random:pi0_tiny', instruction='reach the blue block',
                       switching='rtc', namespace='/r1')
     by_name = {s.name: s for s in sim}
-    assert [s.name for s in sim] == [SIMULATOR, DRIVER, EXECUTOR, POLICY]
-    assert all(s.namespace == '/r1' and s.parameters['embodiment'] == 'ur5e' for s in sim)
+    assert [s.name for s in sim] == [SIMULATOR, DRIVER, EXECUTOR, POLICY, MANAGER]
+    assert by_name[MANAGER].parameters['activate'] == ['all']                 # in simulation: every node
+    assert all(s.namespace == '/r1' and s.parameters['embodiment'] == 'ur5e' for s in sim if s.name != MANAGER)
     assert by_name[POLICY].parameters['checkpoint'] == 'random:pi0_tiny'
     assert by_name[POLICY].parameters['instruction'] == 'reach the blue block'
     assert by_name[EXECUTOR].parameters['switching'] == 'rtc'
@@ -117,9 +124,9 @@ def test_recording_stack_nodes():
     def names(**kw):
         return [s.name for s in recording_stack(output_dir='/tmp/bags', **kw)]
     assert names() == [RECORDER]
-    assert names(teleop='leader', sim=True) == [SIMULATOR, DRIVER, RECORDER, TELEOP]
+    assert names(teleop='leader', sim=True) == [SIMULATOR, DRIVER, RECORDER, TELEOP, MANAGER]
     assert names(teleop='twist', driver='false') == [RECORDER, TELEOP]
-    assert names(teleop='expert', sim=True) == [SIMULATOR, DRIVER, RECORDER, EXPERT]
+    assert names(teleop='expert', sim=True) == [SIMULATOR, DRIVER, RECORDER, EXPERT, MANAGER]
     specs = {s.name: s for s in recording_stack(output_dir='~/bags', sim=True, camera_transport='compressed')}
     assert specs[SIMULATOR].parameters['camera_transport'] == 'compressed'
     assert specs[RECORDER].parameters['camera_transport'] == 'compressed'

@@ -18,6 +18,7 @@ from rclpy.parameter import Parameter
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState
 
+from pi0_common.lifecycle import bring_up
 from pi0_common.qos import SENSOR_PUB_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_recording.recorder_node import RecorderNode
@@ -49,6 +50,7 @@ def test_leader_teleop_is_recorded_like_the_expert(tmp_path):
     rclpy.init(context=context)
     sim = SimulatorNode(context=context, parameter_overrides=params({'embodiment': 'ur5e'}))
     driver = RobotDriverNode(context=context, parameter_overrides=params({'embodiment': 'ur5e'}))
+    assert bring_up(driver) == 'active'          # a managed node: configured and activated as the manager does
     recorder = RecorderNode(context=context, parameter_overrides=params({'output_dir': str(tmp_path),
                                                                          'disk_floor_mb': 0.0}))
     teleop = TeleopNode(context=context, parameter_overrides=params({'embodiment': 'ur5e'}))
