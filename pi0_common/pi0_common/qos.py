@@ -4,9 +4,11 @@ Sensor subscriptions are best effort: a best-effort subscriber matches both best
 publishers, so it can never be the side of a QoS mismatch that leaves the policy without input.
 """
 
+from rclpy.duration import Duration
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
+    LivelinessPolicy,
     QoSProfile,
     ReliabilityPolicy,
     qos_profile_sensor_data,
@@ -17,6 +19,15 @@ SENSOR_PUB_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
                             reliability=ReliabilityPolicy.RELIABLE)   # what ros2_control broadcasters offer
 CHUNK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                        reliability=ReliabilityPolicy.RELIABLE)       # chunks, requests, executor commands
+# The policy's pi0/action_chunk publisher asserts its liveliness (DDS does it, not the Python code), so the
+# executor hears within about a lease that the policy process died or hangs, without waiting for a chunk
+# to run out. Only the executor's liveliness watch requests a lease; every other subscriber of the chunks
+# (the executor's data subscription, monitors, `ros2 topic echo`, recorders) requests none, which matches
+# any publisher. Shorter leases flapped here while a new process started on a loaded 2-core machine.
+POLICY_LIVELINESS_LEASE = 0.25      # s
+POLICY_CHUNK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                              liveliness=LivelinessPolicy.AUTOMATIC,
+                              liveliness_lease_duration=Duration(seconds=POLICY_LIVELINESS_LEASE))
 # Commands to the robot's controllers (reliable: controllers subscribe reliable). Depth 1: every message
 # is a complete set-point or segment that supersedes the one before, so after a stall (a slow network, a
 # busy subscriber) only the newest may be delivered; a deeper queue would replay stale set-points.
