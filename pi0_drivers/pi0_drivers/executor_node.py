@@ -26,6 +26,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, ExecutorStatus
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64
@@ -36,52 +37,15 @@ from pi0_common.joint_states import JointStateCache
 from pi0_common.lifecycle import SUCCESS, EntityScope, state_of
 from pi0_common.liveliness import watch_policy_liveliness
 from pi0_common.messages import MessageError, chunk_from_msg, command_to_msg, request_to_msg, to_sec
-from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive
+from pi0_common.params import declare_all, refusal
 from pi0_common.qos import CHUNK_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, subscribe_any_durability
 from pi0_common.spin import run_node
-from pi0_drivers.chunking import SWITCHING_MODES
-from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
+from pi0_drivers.executor import ChunkExecutor
+from pi0_drivers.executor_params import PARAMETERS, config_changes, config_from
 from pi0_drivers.instruction_action import RunInstructionServer
 from pi0_drivers.tick_stats import TickStats
 
-PARAMETERS = [
-    Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
-    Param('rate_hz', 0.0, 'Control tick rate in Hz; 0 = the embodiment control rate.', non_negative),
-    Param('executed_steps', 0, 'Steps of each chunk executed before switching (open-loop horizon); '
-          '0 = the embodiment value.', non_negative),
-    Param('switching', 'replace', 'Chunk switching: replace, crossfade, rtc (real-time chunking) or '
-          'ensemble (temporal ensembling).', one_of(*SWITCHING_MODES)),
-    Param('crossfade_steps', 5, 'Length of a crossfade in steps.', positive),
-    Param('ensemble_decay', 0.1, 'Temporal ensembling weight decay m in exp(-m i).', non_negative),
-    Param('overrun_steps', 8, 'Steps a chunk may be followed past executed_steps while the next one is '
-          'late; then the watchdog holds.', non_negative),
-    Param('request_margin', 0.05, 'Seconds earlier than the latency estimate to ask for the next chunk.',
-          non_negative),
-    Param('request_timeout', 5.0, 'Seconds after which an unanswered chunk request is repeated.', positive),
-    Param('lookahead_points', 10, 'Points per command (trajectory drivers send them as one segment).',
-          positive),
-    Param('velocity_scale', 1.0, 'Fraction of the joint velocity limits the executor may use.', in_range(0.01, 1.0)),
-    Param('position_margin', 0.0, 'Radians kept away from every joint limit.', non_negative),
-    Param('max_joint_jump', 0.35, 'Radians: a chunk starting further than this from the command is refused.',
-          positive),
-    Param('max_gripper_jump', 1.0, 'Same for grippers, in strokes (1.0: never refuse on the gripper).', positive),
-    Param('max_future', 0.5, 'Seconds: chunks stamped further in the future are refused.', non_negative),
-    Param('rtc_execution_horizon', 10, 'Real-time chunking: committed steps the policy inpaints over.', positive),
-    Param('status_rate_hz', 2.0, 'Rate of pi0/executor_status and /diagnostics.', positive),
-    Param('start_paused', False, 'Start paused: nothing moves until pi0/executor/resume is called.'),
-    Param('hardware', True, 'A real robot: start disarmed (nothing at all is commanded until pi0/executor/resume '
-          'arms the stack) and cap velocity_scale at hardware_velocity_limit. The launch files set false with '
-          'sim:=true; a node started any other way is taken to drive hardware.'),
-    Param('hardware_velocity_limit', 0.25, 'On hardware, velocity_scale is capped at this fraction of the joint '
-          'velocity limits; raise it on purpose to go faster.', in_range(0.01, 1.0)),
-    Param('max_tracking_error', 0.3, 'Radians between the last command and a measured joint beyond which the '
-          'robot is taken not to follow: hold where it is and pause (resume re-references).', positive),
-    Param('max_state_age', 0.0, 'Seconds: with older joint states nothing is commanded; 0 = the embodiment value.',
-          non_negative),
-    Param('deadman_timeout', 0.0, 'Seconds: with a positive value an operator heartbeat (std_msgs/Bool true on '
-          'pi0/deadman) must arrive this often, or the executor pauses; 0 = no deadman.', non_negative),
-]
-
+DEADMAN_CHECK_PERIOD = 0.05     # s: a released deadman pauses within deadman_timeout + this
 
 class ChunkExecutorNode(LifecycleNode):
     def __init__(self, **kwargs):
@@ -89,16 +53,7 @@ class ChunkExecutorNode(LifecycleNode):
         p = declare_all(self, PARAMETERS)
         self.embodiment = emb = load_embodiment(p.embodiment)
         self.params = p
-        velocity_scale = min(p.velocity_scale, p.hardware_velocity_limit) if p.hardware else p.velocity_scale
-        self.config = ExecutorConfig(
-            executed_steps=p.executed_steps or emb.executed_steps, rate_hz=p.rate_hz or emb.control_rate_hz,
-            switching=p.switching, crossfade_steps=p.crossfade_steps, ensemble_decay=p.ensemble_decay,
-            overrun_steps=p.overrun_steps, request_margin=p.request_margin, request_timeout=p.request_timeout,
-            lookahead_points=p.lookahead_points, velocity_scale=velocity_scale,
-            position_margin=p.position_margin, max_joint_jump=p.max_joint_jump,
-            max_gripper_jump=p.max_gripper_jump, max_future=p.max_future,
-            rtc_execution_horizon=p.rtc_execution_horizon, hardware=p.hardware,
-            max_tracking_error=p.max_tracking_error, max_state_age=p.max_state_age or emb.max_state_age)
+        self.config = config_from(p, emb)
         self.core = self._new_core()       # built now too: it checks the numbers before anything starts
         self.joints = JointStateCache(emb)
         self.tick_stats = TickStats(self.config.dt)
@@ -119,6 +74,7 @@ class ChunkExecutorNode(LifecycleNode):
         for name in ('pause', 'resume', 'stop', 'reset_estop'):
             self.create_service(Trigger, f'pi0/executor/{name}', getattr(self, f'_srv_{name}'))
         self.create_timer(1.0 / p.status_rate_hz, self._publish_status)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _new_core(self) -> ChunkExecutor:
         core = ChunkExecutor(self.embodiment, self.config)
@@ -142,9 +98,9 @@ class ChunkExecutorNode(LifecycleNode):
             if arm.speed_scaling_topic:
                 self.create_subscription(Float64, arm.speed_scaling_topic,
                                          lambda m, t=arm.speed_scaling_topic: self._on_speed_scaling(t, m), EVENT_QOS)
-        if p.deadman_timeout > 0:
-            self.create_subscription(Bool, 'pi0/deadman', self._on_deadman, EVENT_QOS)
-            self.create_timer(min(0.05, p.deadman_timeout / 4), self._check_deadman)
+        # Always there: deadman_timeout may be set at run time (0 = no deadman).
+        self.create_subscription(Bool, 'pi0/deadman', self._on_deadman, EVENT_QOS)
+        self.create_timer(DEADMAN_CHECK_PERIOD, self._check_deadman)
         self.instruction_server = RunInstructionServer(self)
         self.create_timer(self.config.dt, self._on_tick)
         self.get_logger().info(
@@ -193,6 +149,27 @@ class ChunkExecutorNode(LifecycleNode):
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_set_parameters(self, changed) -> SetParametersResult:
+        """`ros2 param set` on a running node: checked like at start (rclpy has already applied the
+        descriptors' ranges and read-only flags), then applied from the next tick, or refused whole."""
+        reason = refusal(PARAMETERS, changed)
+        values = {c.name: c.value for c in changed}
+        if reason is None:
+            try:
+                changes = config_changes(values, self.params, self.embodiment)
+                with self.lock:
+                    self.core.reconfigure(**changes)
+                    self.config = self.core.config
+            except ValueError as e:
+                reason = str(e)
+        if reason is not None:
+            self.get_logger().warning(f'parameter change refused: {reason}')
+            return SetParametersResult(successful=False, reason=reason)
+        for name, value in values.items():
+            setattr(self.params, name, value)
+        self.get_logger().info('set ' + ', '.join(f'{k} = {v!r}' for k, v in values.items()))
+        return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------------- inputs
     def _on_chunk(self, msg: ActionChunk) -> None:
@@ -262,6 +239,8 @@ class ChunkExecutorNode(LifecycleNode):
             self.deadman_seen = self.now()
 
     def _check_deadman(self) -> None:
+        if self.params.deadman_timeout <= 0:
+            return
         now = self.now()
         if self.deadman_seen is not None and now - self.deadman_seen <= self.params.deadman_timeout:
             return

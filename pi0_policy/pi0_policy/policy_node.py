@@ -33,6 +33,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from pi0_msgs.msg import ActionChunk, ChunkRequest
 from pi0_msgs.srv import SetInstruction
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
@@ -40,14 +41,14 @@ from std_msgs.msg import String
 from pi0_common.embodiment import load_embodiment
 from pi0_common.lifecycle import SUCCESS, EntityScope, configure_failed
 from pi0_common.messages import MessageError, make_chunk_msg, request_from_msg, to_sec
-from pi0_common.params import Param, declare_all, non_negative, one_of, positive
+from pi0_common.params import Param, declare_all, non_negative, one_of, positive, refusal
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, POLICY_CHUNK_QOS, SENSOR_QOS, warn_on_incompatible_qos
 from pi0_common.spin import run_node
 from pi0_policy.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from pi0_policy.loading import RANDOM_PREFIX, PolicyLoadError, load_policy, simulation_only
 from pi0_policy.observation import ObservationBuffer, ObservationNotReadyError
 from pi0_policy.rtc_alignment import guidance_for
-from pi0_policy.serve.client import RemoteError, RemotePolicyClient, RemoteUnavailableError
+from pi0_policy.serve.client import RemoteError, RemoteUnavailableError, make_remote, remote_client
 from pi0_policy.serve.layouts import node_actions, node_observation
 
 PARAMETERS = [
@@ -67,16 +68,16 @@ PARAMETERS = [
     Param('device', 'cpu', 'Torch device: cpu, cuda, cuda:1, ...'),
     Param('dtype', 'float32', 'Model dtype: float32 or bfloat16.', one_of('float32', 'bfloat16')),
     Param('num_threads', 0, 'Torch CPU threads; 0 = torch default.', non_negative),
-    Param('instruction', '', 'Initial language instruction (also settable by topic, service and action).',
-          read_only=False),
+    Param('instruction', '', 'Language instruction; settable at run time (ros2 param set), and by topic, service '
+          'and action (the latest of them counts).', read_only=False),
     Param('trigger', 'request', 'request: infer when the executor asks; continuous: infer back to back.',
           one_of('request', 'continuous')),
     Param('cameras', '', 'Comma-separated camera slots to use; empty = every camera of the embodiment. A '
           'camera left out is masked; one listed must deliver fresh images.'),
     Param('camera_transport', '', 'raw or compressed for every camera; empty = the embodiment file.',
           one_of('', 'raw', 'compressed')),
-    Param('max_state_age', 0.25, 'Seconds: older joint states block inference.', positive),
-    Param('max_image_age', 0.5, 'Seconds: older camera frames block inference.', positive),
+    Param('max_state_age', 0.25, 'Seconds: older joint states block inference.', positive, read_only=False),
+    Param('max_image_age', 0.5, 'Seconds: older camera frames block inference.', positive, read_only=False),
     Param('seed', -1, 'Noise seed for reproducible chunks; -1 = random.'),
     Param('warmup', True, 'Run one inference on dummy inputs before going active (the first is cold).'),
     Param('hardware', True, 'A real robot: a checkpoint with random weights or trained in simulation only (the '
@@ -120,6 +121,7 @@ class PolicyNode(LifecycleNode):
         self.create_subscription(String, 'pi0/instruction', self._on_instruction, LATCHED_QOS)
         self.create_service(SetInstruction, 'pi0/set_instruction', self._srv_set_instruction)
         self.create_timer(1.0, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # ---------------------------------------------------------------- lifecycle
     def on_configure(self, state):
@@ -225,6 +227,26 @@ class PolicyNode(LifecycleNode):
 
     def _on_image(self, slot: str, msg, decode) -> None:
         self.inputs.add_frame(slot, msg, to_sec(msg.header.stamp), decode)
+
+    def _on_set_parameters(self, changed) -> SetParametersResult:
+        """`ros2 param set` on a running node: the instruction applies to the next inference, the ages to
+        the next observation; a refused value changes nothing."""
+        values = {c.name: c.value for c in changed}
+        reason = refusal(PARAMETERS, changed)
+        if reason is None and 'instruction' in values and not values['instruction'].strip():
+            reason = 'instruction = "": an empty instruction is refused (the policy would have no task)'
+        if reason is not None:
+            self.get_logger().warning(f'parameter change refused: {reason}')
+            return SetParametersResult(successful=False, reason=reason)
+        if 'instruction' in values:
+            self._set_instruction(values['instruction'])
+        with self.lock:
+            for name in ('max_state_age', 'max_image_age'):
+                if name in values:
+                    setattr(self.params, name, values[name])
+                    if getattr(self, 'inputs', None) is not None:
+                        setattr(self.inputs, name, values[name])
+        return SetParametersResult(successful=True)
 
     def _on_instruction(self, msg: String) -> None:
         self._set_instruction(msg.data)
@@ -348,27 +370,6 @@ class PolicyNode(LifecycleNode):
         if getattr(self, 'remote', None) is not None:
             self.remote.close()
         return super().destroy_node()
-
-
-def remote_client(server: str, timeout: float) -> RemotePolicyClient:
-    """The remote backend's client for ``server`` (host:port), not yet connected."""
-    if not server:
-        raise ValueError('parameter server: backend openpi needs server:=host:port')
-    try:
-        return RemotePolicyClient(server, timeout=timeout)
-    except ValueError as e:
-        raise ValueError(f'parameter server: {e}') from None
-
-
-def make_remote(server: str, timeout: float, logger) -> RemotePolicyClient:
-    """The remote backend's client; the first connection is tried now, and again at each inference."""
-    client = remote_client(server, timeout)
-    try:
-        meta = client.connect()
-        logger.info(f'remote policy server {client.uri}: {meta}')
-    except RemoteUnavailableError as e:
-        logger.warning(f'{e}; trying again at each inference')
-    return client
 
 
 def main(args=None):

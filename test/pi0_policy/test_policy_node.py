@@ -8,6 +8,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from pi0_msgs.msg import ActionChunk, ChunkRequest
 from pi0_msgs.srv import SetInstruction
 from PIL import Image as PILImage
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import String
 
@@ -137,6 +139,28 @@ def test_instruction_from_topic_and_service(ros, policy):
     assert reply.success and policy.instruction == 'wave'
     reply = ros.call(robot.node, SetInstruction, 'pi0/set_instruction', SetInstruction.Request(instruction='  '))
     assert not reply.success and policy.instruction == 'wave'
+
+
+def test_instruction_and_ages_set_as_parameters_at_run_time(ros, policy):
+    robot = Robot(ros)
+
+    def set_param(name, value):
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        return ros.call(robot.node, SetParameters, 'pi0_policy/set_parameters', request).results[0]
+    assert set_param('instruction', 'stack the cups').successful
+    _, chunk = robot.ask()
+    assert chunk.instruction == 'stack the cups'
+    empty = set_param('instruction', ' ')
+    assert not empty.successful and 'empty' in empty.reason and policy.instruction == 'stack the cups'
+    # an image age no frame can meet: refused from the next request on, and said so; then back
+    assert ros.wait_for(lambda: not policy.busy, 30)               # the inferences asked for above are done
+    assert set_param('max_image_age', 1e-4).successful
+    assert not set_param('max_image_age', 0.0).successful           # the range refuses it
+    before = len(robot.chunks)
+    assert ros.wait_for(lambda: (robot.publish(), robot.request()) and 'image is' in robot.last_diagnostic(), 15)
+    assert len(robot.chunks) == before
+    assert set_param('max_image_age', 0.5).successful
+    assert robot.ask()[1] is not None
 
 
 @pytest.mark.parametrize('checkpoint', ['default', 'random:pi0_tiny'])

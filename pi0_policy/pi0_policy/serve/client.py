@@ -100,3 +100,24 @@ class RemotePolicyClient:
             except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone either way
                 pass
         self._ws = None
+
+
+def remote_client(server: str, timeout: float) -> RemotePolicyClient:
+    """The remote backend's client for ``server`` (host:port), not yet connected."""
+    if not server:
+        raise ValueError('parameter server: backend openpi needs server:=host:port')
+    try:
+        return RemotePolicyClient(server, timeout=timeout)
+    except ValueError as e:
+        raise ValueError(f'parameter server: {e}') from None
+
+
+def make_remote(server: str, timeout: float, logger) -> RemotePolicyClient:
+    """The remote backend's client; the first connection is tried now, and again at each inference."""
+    client = remote_client(server, timeout)
+    try:
+        meta = client.connect()
+        logger.info(f'remote policy server {client.uri}: {meta}')
+    except RemoteUnavailableError as e:
+        logger.warning(f'{e}; trying again at each inference')
+    return client
