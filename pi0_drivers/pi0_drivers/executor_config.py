@@ -70,6 +70,7 @@ class ExecutorStats:
     watchdog_holds: int = 0
     tracking_faults: int = 0
     freezes: int = 0
+    policy_losses: int = 0              # times the policy's liveliness lapsed
     requests: int = 0
     last_error: str = ''
     rejected_reasons: list[str] = field(default_factory=list)
