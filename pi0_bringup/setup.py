@@ -23,7 +23,7 @@ setup(
     entry_points={
         'console_scripts': [
             'run_stack = pi0_bringup.run_stack:main',
-            'lifecycle_manager = pi0_bringup.lifecycle_manager:main',
+            'lifecycle_manager = pi0_bringup.entry_points:lifecycle_manager',
         ],
     },
 )

@@ -18,8 +18,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'chunk_executor = pi0_drivers.executor_node:main',
-            'robot_driver = pi0_drivers.driver_node:main',
+            'chunk_executor = pi0_drivers.entry_points:chunk_executor',
+            'robot_driver = pi0_drivers.entry_points:robot_driver',
         ],
     },
 )

@@ -20,7 +20,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'policy_node = pi0_policy.policy_node:main',
+            'policy_node = pi0_policy.entry_points:policy_node',
         ],
     },
 )

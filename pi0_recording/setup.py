@@ -19,8 +19,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'recorder = pi0_recording.recorder_node:main',
-            'teleop = pi0_recording.teleop.teleop_node:main',
+            'recorder = pi0_recording.entry_points:recorder',
+            'teleop = pi0_recording.entry_points:teleop',
         ],
     },
 )

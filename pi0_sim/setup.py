@@ -19,8 +19,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'simulator = pi0_sim.simulator_node:main',
-            'scripted_expert = pi0_sim.expert_node:main',
+            'simulator = pi0_sim.entry_points:simulator',
+            'scripted_expert = pi0_sim.entry_points:scripted_expert',
         ],
     },
 )

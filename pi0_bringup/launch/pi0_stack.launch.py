@@ -12,10 +12,13 @@ Arguments:
     params_file  parameters, one block per node (default: pi0_bringup/config/<embodiment>.yaml)
     switching    chunk switching mode: replace, crossfade, rtc, ensemble; empty keeps the params file
     log_level    ROS log level of the nodes
+
+A node that exits with an error stops the whole stack (see _nodes).
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler, Shutdown
+from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -40,9 +43,23 @@ def _nodes(context):
                         switching=arg['switching'])
     # The resolved parameters go in as one dict per node, exactly what the process runner writes to its
     # per-node params file, so both ways of starting the stack give every node the same values.
-    return [Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace,
-                 parameters=[s.parameters], remappings=list(s.remaps.items()), output='screen', emulate_tty=True,
-                 arguments=['--ros-args', '--log-level', arg['log_level']]) for s in specs]
+    nodes = [Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace,
+                  parameters=[s.parameters], remappings=list(s.remaps.items()), output='screen', emulate_tty=True,
+                  arguments=['--ros-args', '--log-level', arg['log_level']]) for s in specs]
+    # A node that ends with an error (a bad argument or parameter at start, a crash later) stops the whole
+    # stack, as the process runner does: nothing stays half-started behind it, and a driver that stops
+    # leaves the robot holding. A clean exit (code 0, as at Ctrl-C) changes nothing.
+    return nodes + [RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_stop_on_error(spec.name)))
+                    for node, spec in zip(nodes, specs, strict=True)]
+
+
+def _stop_on_error(name: str):
+    def on_exit(event, _context):
+        if event.returncode != 0:
+            return [Shutdown(reason=f'{name} exited with code {event.returncode}: stopping the stack '
+                                    '(its output above says why)')]
+        return None
+    return on_exit
 
 
 def generate_launch_description():

@@ -104,9 +104,9 @@ class NodeSpinner:
 def run_node(node_cls, args=None) -> None:
     """main() of every pi0_ros node executable: init, spin until SIGINT or SIGTERM, clean shutdown.
 
-    The signals only set a flag (rclpy's own handler is not installed): the executor finishes the
-    callback it is in, the node is destroyed while the context is still valid (a node's destroy_node
-    stops its worker threads, which may still publish), and only then is rclpy shut down. So a stop
+    The signals only set a flag (pi0_common.stop_signals; rclpy's own handler is not installed): the
+    executor finishes the callback it is in, the node is destroyed while the context is still valid (a
+    node's destroy_node stops its worker threads, which may still publish), and only then is rclpy shut down. So a stop
     never races a callback against a dead context, a second signal during clean-up changes nothing,
     and the process exits 0. A node that cannot start because of its configuration (a ValueError such
     as a bad parameter, an unknown embodiment, a missing checkpoint) logs one line saying why and
@@ -117,16 +117,15 @@ def run_node(node_cls, args=None) -> None:
     (its one line already logged) is exit code 1, as for a bad parameter; otherwise 0.
     """
     import os
-    import signal
     import sys
     import traceback
 
     from rclpy.signals import SignalHandlerOptions
 
+    from pi0_common.stop_signals import catch_stop_signals, ignore_late_signals
+
+    stop = catch_stop_signals()          # already caught by the entry point; also when run from Python
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     executor = SingleThreadedExecutor()
     node, code, managed = None, 0, False
     try:
@@ -150,10 +149,6 @@ def run_node(node_cls, args=None) -> None:
             node.destroy_node()
         executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
-        # From here on a signal can only come too late (launch forwards its SIGINT after the terminal's):
-        # ignore it, since Python puts the default handler back while it finalizes, and a signal then
-        # would end a clean shutdown as 'killed by SIGINT'.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
+        ignore_late_signals()
     if code:
         sys.exit(code)
