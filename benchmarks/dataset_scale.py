@@ -1,18 +1,23 @@
-"""Datasets at real scale: a long episode of three 640x480 cameras at 30 Hz, converted to video and image
-datasets; sizes, conversion speed, the converter's peak memory and the reader's samples/s.
+"""Datasets at real scale: teleoperation episodes of three 640x480 cameras at 30 Hz published through the
+real recorder, converted to video and image datasets; messages offered vs written, sizes, conversion speed,
+peak memory of recorder and converter, and the reader's samples/s.
 
     source tools/env.sh && python benchmarks/dataset_scale.py [--minutes 2] [--out out/dataset_scale]
 
-The episode is the recorder's bag layout (rosbag2 v8, mcap, the suite's topics) with frames from the
-simulator's renderer while every arm moves (not noise): joint states and commands at the robot's rate,
-the cameras at 30 Hz, written once with raw images (rgb8, ~28 MB/s per camera: 2 minutes take 10 GB) and
-once with JPEG ones (as image_transport's compressed transport publishes them). The bag is written with
-rosbags directly, not published through the ROS recorder: messages offered = written here.
+Recording (dataset_scale_record.py): a recorder process (``pi0_recording.recorder_node``) records while
+this process publishes the embodiment's topics at their real rates, with frames from the simulator's
+renderer while every arm moves (not noise): once with raw rgb8 images (~28 MB/s per camera: 2 minutes take
+10 GB of disk; a second episode of a quarter of the length follows) and once with JPEG images (as
+image_transport's compressed transport publishes them). Per topic it prints the messages offered, what
+the recorder received, what the middleware reported lost and what arrived late (the STOP event) and what
+the bag holds.
 
 Each conversion runs as ``python -m pi0_policy.data.convert`` in its own process; its peak memory is the
 largest sum of resident memory over its process tree (the converter and its workers), polled every 0.1 s.
-The episode is converted at full length and at a quarter of it, to show whether memory grows with length.
-The reader is timed on random rows (every camera decoded: a training sample's images) and in order.
+The full and the quarter-length episode show whether memory grows with length; the quarter-length one is
+also converted with longer keyframe intervals (``--gop``) to show what a keyframe every 2 frames costs in
+size and buys in random reads. The reader is timed on random rows (every camera decoded: a training
+sample's images) and in order.
 
 ``--lerobot-v21 PYTHON`` / ``--lerobot-v30 PYTHON`` (interpreters with LeRobot 0.3.3 / 0.6.1 installed)
 also open the video datasets with LeRobot's own ``LeRobotDataset`` and decode the rows (every
@@ -24,9 +29,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,17 +38,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from rosbags.rosbag2 import StoragePlugin, Writer
+from dataset_scale_record import CAMERA_HZ, record_session, tree_rss_bytes
 
 from pi0_common.embodiment import load_embodiment
 from pi0_policy.data.reader import LeRobotReader
-from pi0_policy.data.typestore import pi0_typestore
-from pi0_sim.world import SimWorld
 
-NS = 1_000_000_000
-CAMERA_HZ = 30
-T0 = 1_700_000_000 * NS
+GOPS = (6, 30)  # longer keyframe intervals tried on the quarter-length episode
 
 
 def embodiment_640(name: str):
@@ -52,105 +51,15 @@ def embodiment_640(name: str):
     return dataclasses.replace(emb, cameras=tuple(dataclasses.replace(c, width=640, height=480) for c in emb.cameras))
 
 
-def _msg(store, msgtype: str, **fields):
-    return store.types[msgtype](**fields)
-
-
-def _header(store, t: int):
-    return _msg(store, "std_msgs/msg/Header", stamp=_msg(store, "builtin_interfaces/msg/Time", sec=t // NS,
-                                                             nanosec=t % NS), frame_id="")  # fmt: skip
-
-
-def write_bags(folder: Path, emb, seconds: float, task: str = "fold the towel") -> dict:
-    """One episode, written to ``folder/raw/ep`` (rgb8 images) and ``folder/compressed/ep`` (JPEG);
-    returns the message counts per topic and the seconds spent rendering."""
-    store = pi0_typestore()
-    writers = {k: Writer(folder / k / "ep", version=8, storage_plugin=StoragePlugin.MCAP)
-               for k in ("raw", "compressed")}
-    for w in writers.values():
-        w.open()
-    connections: dict[tuple[str, str], object] = {}
-    counts: dict[str, int] = {}
-
-    def write(kind: str, topic: str, msgtype: str, t: int, msg) -> None:
-        for k in (("raw", "compressed") if kind == "both" else (kind,)):
-            if (k, topic) not in connections:
-                connections[(k, topic)] = writers[k].add_connection(topic, msgtype, typestore=store)
-            writers[k].write(connections[(k, topic)], t, store.serialize_cdr(msg, msgtype))
-        counts[topic] = counts.get(topic, 0) + 1
-
-    world = SimWorld(emb, seed=0)
-    rate = emb.control_rate_hz
-    event = "pi0_msgs/msg/EpisodeEvent"
-    write("both", "/pi0/episode_event", event, T0, _msg(store, event, header=_header(store, T0), event=0,
-          episode_index=0, embodiment=emb.name, task=task, success=False))  # fmt: skip
-    render_s, next_camera, k = 0.0, 0.0, 0
-    while k / rate <= seconds:
-        now = k / rate
-        if k % int(2 * rate) == 0:  # every arm 0.3 rad away from home and back, every 2 s
-            for arm in emb.arms:
-                home = np.array([j.home for j in arm.joints])
-                offset = 0.3 * np.sin(np.arange(len(home)) + now)
-                world.command_trajectory([j.name for j in arm.joints], [1.0, 2.0], [(home + offset).tolist(),
-                                         home.tolist()], now, topic=arm.joint_state_topic)  # fmt: skip
-        world.step(now)
-        t = T0 + int(round(now * NS))
-        for topic in emb.joint_state_topics:
-            names, pos, vel = world.joint_state(topic)
-            write("both", "/" + topic, "sensor_msgs/msg/JointState", t, _msg(
-                store, "sensor_msgs/msg/JointState", header=_header(store, t), name=names,
-                position=np.asarray(pos), velocity=np.asarray(vel), effort=np.zeros(len(pos))))  # fmt: skip
-        command = np.concatenate([np.append(world.arm_positions(a.name), world.gripper_closure(a.name))
-                                  if a.gripper is not None else world.arm_positions(a.name)
-                                  for a in emb.arms]).astype(np.float32)  # fmt: skip
-        write("both", "/pi0/command", "pi0_msgs/msg/ExecutorCommand", t, _msg(
-            store, "pi0_msgs/msg/ExecutorCommand", header=_header(store, t), embodiment=emb.name, mode=0,
-            chunk_id=0, dt=1 / rate, valid_dims=len(command), num_points=1, positions=command))  # fmt: skip
-        if now + 1e-9 >= next_camera:
-            next_camera += 1 / CAMERA_HZ
-            for cam in emb.cameras:
-                r0 = time.perf_counter()
-                rgb = world.render(cam.slot)
-                render_s += time.perf_counter() - r0
-                h, w, _ = rgb.shape
-                write("raw", "/" + cam.topic, "sensor_msgs/msg/Image", t, _msg(
-                    store, "sensor_msgs/msg/Image", header=_header(store, t), height=h, width=w, encoding="rgb8",
-                    is_bigendian=0, step=3 * w, data=rgb.reshape(-1)))  # fmt: skip
-                buf = io.BytesIO()
-                Image.fromarray(rgb).save(buf, format="JPEG", quality=90)
-                write("compressed", "/" + cam.topic + "/compressed", "sensor_msgs/msg/CompressedImage", t, _msg(
-                    store, "sensor_msgs/msg/CompressedImage", header=_header(store, t),
-                    format="rgb8; jpeg compressed bgr8", data=np.frombuffer(buf.getvalue(), np.uint8)))  # fmt: skip
-        k += 1
-    t = T0 + int(round(seconds * NS))
-    write("both", "/pi0/episode_event", event, t, _msg(store, event, header=_header(store, t), event=1,
-          episode_index=0, embodiment=emb.name, task=task, success=True))  # fmt: skip
-    for w in writers.values():
-        w.close()
-    return {"counts": counts, "render_s": render_s}
-
-
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-    return total
+def record(out: Path, emb, seconds: float) -> dict:
+    """The raw session (full episode, then a quarter) and the compressed one; bags end up in
+    out/bags/{raw,compressed}/ and out/short/raw/."""
+    raw = record_session(out / "bags/raw", emb, "raw", [seconds, seconds / 4])
+    short = Path(raw["episodes"][1]["bag"])
+    (out / "short/raw").mkdir(parents=True)
+    short.rename(out / "short/raw" / short.name)
+    compressed = record_session(out / "bags/compressed", emb, "compressed", [seconds])
+    return {"raw": raw, "compressed": compressed}
 
 
 def run_converter(args: list[str]) -> dict:
@@ -247,34 +156,31 @@ def main() -> int:
     seconds = args.minutes * 60
     results: dict = {"embodiment": emb.name, "minutes": args.minutes, "cameras": len(emb.cameras),
                      "resolution": "640x480", "camera_hz": CAMERA_HZ, "fps": emb.control_rate_hz}  # fmt: skip
-    print(f"writing {args.minutes:g} min of {emb.name}: {len(emb.cameras)} cameras 640x480 at {CAMERA_HZ} Hz, "
-          f"joint states and commands at {emb.control_rate_hz:g} Hz ...", flush=True)
-    t0 = time.perf_counter()
-    written = write_bags(out / "bags", emb, seconds)
-    write_bags(out / "short", emb, seconds / 4)
-    results["bag"] = {"counts": written["counts"], "write_s": time.perf_counter() - t0,
-                      "render_s": written["render_s"], "raw_mb": folder_mb(out / "bags/raw"),
-                      "compressed_mb": folder_mb(out / "bags/compressed")}  # fmt: skip
-    frames = int(seconds * emb.control_rate_hz)
+    print(f"recording {args.minutes:g} min of {emb.name} through the recorder: {len(emb.cameras)} cameras 640x480 "
+          f"at {CAMERA_HZ} Hz, joint states and commands at {emb.control_rate_hz:g} Hz ...", flush=True)
+    results["recording"] = record(out, emb, seconds)
+    results["bag"] = {"raw_mb": folder_mb(out / "bags/raw"), "compressed_mb": folder_mb(out / "bags/compressed")}
     runs = {
         "v2.1 video, raw bag": ["bags/raw", "v21_video", "--format", "v2.1"],
         "v3.0 video, raw bag": ["bags/raw", "v30_video", "--format", "v3"],
         "v2.1 video, JPEG bag": ["bags/compressed", "v21_video_jpeg", "--format", "v2.1"],
         "v2.1 images, raw bag": ["bags/raw", "v21_images", "--format", "v2.1", "--images"],
         "v2.1 video, raw bag, 1/4 length": ["short/raw", "v21_video_short", "--format", "v2.1"],
-        "v2.1 video g=30, raw bag, 1/4 length": ["short/raw", "v21_video_g30", "--format", "v2.1", "--gop", "30"],
+        "v2.1 images, raw bag, 1/4 length": ["short/raw", "v21_images_short", "--format", "v2.1", "--images"],
+        **{f"v2.1 video g={g}, raw bag, 1/4 length": ["short/raw", f"v21_video_g{g}", "--format", "v2.1", "--gop",
+                                                      str(g)] for g in GOPS},
     }  # fmt: skip
     results["conversions"] = {}
     for name, (bags, dataset, *extra) in runs.items():
         print(f"converting: {name} ...", flush=True)
         r = run_converter([str(out / bags), str(out / dataset), "--embodiment", args.embodiment, *extra])
-        n = frames // 4 if "1/4" in name else frames
-        r.update(dataset_mb=folder_mb(out / dataset), frames=n, frames_per_s=n / r["seconds"],
+        n = int(re.search(r"(\d+) frames written", r["output"]).group(1))
+        r.update(dataset=dataset, dataset_mb=folder_mb(out / dataset), frames=n, frames_per_s=n / r["seconds"],
                  real_time_factor=(n / emb.control_rate_hz) / r["seconds"])  # fmt: skip
         results["conversions"][name] = r
-    results["reader"] = {name: time_reader(out / d, args.reader_seconds)
-                         for name, d in (("video (v2.1)", "v21_video"), ("video (v3.0)", "v30_video"),
-                                         ("images (v2.1)", "v21_images"))}  # fmt: skip
+    print("timing the reader ...", flush=True)
+    results["reader"] = {name: time_reader(out / results["conversions"][name]["dataset"], args.reader_seconds)
+                         for name in runs if name != "v2.1 video, JPEG bag"}  # fmt: skip
     results["lerobot"] = {}
     for python, name, dataset in ((args.lerobot_v21, "LeRobot 0.3.3, v2.1", "v21_video"),
                                   (args.lerobot_v30, "LeRobot 0.6.1, v3.0", "v30_video")):
@@ -289,28 +195,36 @@ def main() -> int:
 
 
 def report(r: dict) -> None:
-    b = r["bag"]
     print(f"\n{r['embodiment']}: {r['minutes']:g} min, {r['cameras']} cameras {r['resolution']} at "
           f"{r['camera_hz']} Hz, dataset at {r['fps']:g} fps")  # fmt: skip
-    print("messages written per topic: " + ", ".join(f"{t} {n}" for t, n in sorted(b["counts"].items())))
-    print(f"bag: raw {b['raw_mb']:.0f} MB, JPEG {b['compressed_mb']:.0f} MB (written in {b['write_s']:.0f} s, "
-          f"{b['render_s']:.0f} s of it rendering)")  # fmt: skip
-    header = f"{'conversion':<34}{'frames':>8}{'s':>8}{'frames/s':>10}{'x real time':>12}{'peak MB':>9}{'MB':>9}"
+    for transport, session in r["recording"].items():
+        print(f"\nrecorder, {transport} images: peak memory {session['recorder_peak_mb']:.0f} MB, "
+              f"exit code {session['recorder_exit']}")  # fmt: skip
+        for ep in session["episodes"]:
+            print(f"  episode of {ep['seconds']:g} s: published in {ep['publish_s']:.1f} s ({ep['render_s']:.1f} s "
+                  f"rendering), bag {Path(ep['bag']).name}")  # fmt: skip
+            header = f"  {'topic':<58}{'offered':>9}{'received':>10}{'lost':>6}{'late':>6}{'written':>9}"
+            print(header + "\n  " + "-" * (len(header) - 2))
+            for topic, offered in sorted(ep["offered"].items()):
+                print(f"  {topic:<58}{offered:>9}{ep['received'].get(topic, 0):>10}{ep['lost'].get(topic, 0):>6}"
+                      f"{ep['late'].get(topic, 0):>6}{ep['written'].get(topic, 0):>9}")  # fmt: skip
+    b = r["bag"]
+    print(f"\nbags: raw {b['raw_mb']:.0f} MB (both episodes), JPEG {b['compressed_mb']:.0f} MB")
+    header = f"{'conversion':<38}{'frames':>8}{'s':>8}{'frames/s':>10}{'x real time':>12}{'peak MB':>9}{'MB':>9}"
     print("\n" + header + "\n" + "-" * len(header))
     for name, c in r["conversions"].items():
-        print(f"{name:<34}{c['frames']:>8}{c['seconds']:>8.1f}{c['frames_per_s']:>10.1f}{c['real_time_factor']:>12.2f}"
+        print(f"{name:<38}{c['frames']:>8}{c['seconds']:>8.1f}{c['frames_per_s']:>10.1f}{c['real_time_factor']:>12.2f}"
               f"{c['peak_mb']:>9.0f}{c['dataset_mb']:>9.1f}")  # fmt: skip
     conv = r["conversions"]
     ratio = conv["v2.1 video, raw bag"]["dataset_mb"] / conv["v2.1 images, raw bag"]["dataset_mb"]
-    print(f"video dataset / image dataset size: {100 * ratio:.1f} % (a keyframe every 2 frames, as LeRobot; "
-          f"every 30: {conv['v2.1 video g=30, raw bag, 1/4 length']['dataset_mb']:.1f} MB instead of "
-          f"{conv['v2.1 video, raw bag, 1/4 length']['dataset_mb']:.1f} MB for 1/4 of the episode)")  # fmt: skip
-    header = f"{'reader (all cameras per sample)':<34}{'random/s':>10}{'in order/s':>12}"
-    print("\n" + header + "\n" + "-" * len(header))
+    print(f"video dataset / image dataset size: {100 * ratio:.1f} % (H.264, crf 30, a keyframe every 2 frames)")
+    header = f"{'reader (all cameras per sample)':<38}{'random/s':>10}{'in order/s':>12}{'size':>8}{'random':>8}"
+    print("\n" + header + "\n" + f"{'(size and random rate: % of images)':>{len(header)}}" + "\n" + "-" * len(header))
     for name, s in r["reader"].items():
-        print(f"{name:<34}{s['random']:>10.1f}{s['in order']:>12.1f}")
-    video, images = r["reader"]["video (v2.1)"]["random"], r["reader"]["images (v2.1)"]["random"]
-    print(f"video / images, random rows: {100 * video / images:.0f} %")
+        images = "v2.1 images, raw bag" + (", 1/4 length" if "1/4" in name else "")
+        size = 100 * conv[name]["dataset_mb"] / conv[images]["dataset_mb"]
+        rate = 100 * s["random"] / r["reader"][images]["random"]
+        print(f"{name:<38}{s['random']:>10.1f}{s['in order']:>12.1f}{size:>7.1f}%{rate:>7.0f}%")
     for name, backends in r["lerobot"].items():
         for backend, c in backends.items():
             print(f"{name} ({backend}): " + (f"{c['rows']} of {c['of']} rows decoded at their timestamps in "

@@ -1,12 +1,13 @@
 """The episode state machine of the recorder, without ROS: which topics are recorded (with the type
 and QoS their publishers offer), the last message of latched topics and of the instruction, episodes
-started and stopped (or refused, with the reason), the START and STOP events written into each bag,
-and the free-space floor.
+started and stopped (or refused, with the reason), the START and STOP events written into each bag
+(STOP with per-topic counts of messages received, lost and late: topic_counts.py), and the free-space
+floor.
 
 The node (recorder_node.py) feeds it: topics as discovery finds them, serialized messages as they
-arrive, service requests, disk checks. Time comes from a clock function (ROS time in the node), and
-events go out through a callback (the node publishes them on pi0/episode_event), so tests drive it
-with a fake clock and a list.
+arrive, the middleware's message-lost events, service requests, disk checks. Time comes from a clock
+function (ROS time in the node), and events go out through a callback (the node publishes them on
+pi0/episode_event), so tests drive it with a fake clock and a list.
 
 No rclpy, no message classes: events are serialized with the rosbags typestore.
 """
@@ -23,12 +24,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from rosbags.interfaces import Qos
 from rosbags.serde import SerdeError
 
 from pi0_recording.disk import DiskGuard, free_mb
 from pi0_recording.episode_bag import BagClosedError, EpisodeBag
 from pi0_recording.naming import BagPathError, new_bag_path
+from pi0_recording.topic_counts import HEADER, EpisodeCounts
 from pi0_recording.topics import EPISODE_EVENT, STRING
 from pi0_recording.typestore import TypeRegistry
 
@@ -50,6 +53,7 @@ class RecordedTopic:
     offers: list[Qos]              # the publishers' QoS, written into the bag for `ros2 bag play`
     latched: bool
     role: str                      # topics.ROLES
+    stamped: bool                  # the type starts with a std_msgs/Header (lateness can be measured)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class EpisodeEventData:
     task: str
     success: bool
     stamp_ns: int
+    counts: tuple[tuple[str, int, int, int], ...] = ()   # STOP: (topic, received, lost, late) per topic
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Episode:
     bag: EpisodeBag
     task: str
     start_ns: int
+    counts: EpisodeCounts
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,10 @@ def event_cdr(types: TypeRegistry, event: EpisodeEventData) -> bytes:
     ts = types.typestore
     sec, nanosec = divmod(event.stamp_ns, 1_000_000_000)
     header = ts.types['std_msgs/msg/Header'](ts.types['builtin_interfaces/msg/Time'](sec, nanosec), '')
+    columns = list(zip(*event.counts, strict=True)) or [(), (), (), ()]
+    topics, received, lost, late = ([*columns[0]], *(np.array(c, dtype=np.uint64) for c in columns[1:]))
     msg = ts.types[EPISODE_EVENT](header, event.event, event.episode_index, event.embodiment, event.task,
-                                  event.success)
+                                  event.success, topics, received, lost, late)
     return bytes(ts.serialize_cdr(msg, EPISODE_EVENT))
 
 
@@ -111,6 +119,8 @@ class EpisodeRecorder:
         free_space: MiB free on output_dir's file system (default: disk.free_mb).
         compression: mcap chunk compression, 'none' or 'zstd'.
         camera_transport: the run's camera transport, for the bag metadata ('' = embodiment file).
+        late_threshold: seconds between a message's header stamp and its arrival above which it counts
+            as late in the STOP event (topic_counts.py); 0 counts none.
         log: where refusals, failures and finished episodes are reported.
 
     Thread-safe: the node's callbacks all run on its one executor thread, but in-process users
@@ -121,7 +131,7 @@ class EpisodeRecorder:
                  event_topic: str, event_qos: Qos, clock_ns: Callable[[], int],
                  publish_event: Callable[[EpisodeEventData], None], disk_floor_mb: float,
                  free_space: Callable[[], float] | None = None, compression: str = 'none',
-                 camera_transport: str = '', log: Log | None = None):
+                 camera_transport: str = '', late_threshold: float = 0.1, log: Log | None = None):
         self.embodiment, self.output_dir, self.prefix = embodiment, Path(output_dir), prefix
         self.types, self.compression, self.camera_transport = types, compression, camera_transport
         self.event_topic, self.event_qos = event_topic, event_qos
@@ -129,6 +139,7 @@ class EpisodeRecorder:
         self.free_space = free_space or (lambda: free_mb(self.output_dir))
         self.log = log or logging.getLogger('pi0_recorder')
         self.disk = DiskGuard(disk_floor_mb)
+        self.late_threshold_ns = int(late_threshold * 1e9)
         self.episodes_recorded = 0
         self._lock = threading.RLock()
         self._topics: dict[str, RecordedTopic] = {}
@@ -171,10 +182,13 @@ class EpisodeRecorder:
     # ------------------------------------------------------------------ data path
     def add_topic(self, topic: str, msgtype: str, offers: list[Qos], latched: bool, role: str) -> None:
         """Record a topic from now on (a running episode gets it too). msgtype must be known to types."""
+        fields = self.types.typestore.fielddefs[msgtype][1]
+        stamped = bool(fields) and fields[0][1][1] == HEADER
         with self._lock:
-            self._topics[topic] = RecordedTopic(msgtype, list(offers), latched, role)
+            self._topics[topic] = RecordedTopic(msgtype, list(offers), latched, role, stamped)
             if self._episode is not None:
                 self._episode.bag.add_topic(topic, msgtype, offers)
+                self._episode.counts.add_topic(topic)
 
     def on_message(self, topic: str, data: bytes) -> None:
         """One serialized message of a recorded topic, as it arrived (log time: now)."""
@@ -197,6 +211,15 @@ class EpisodeRecorder:
             except OSError as e:
                 self.log.error(f'writing {topic} to {episode.path} failed: {e}; stopping the episode')
                 self._finish(False, 'write_error')
+                return
+            episode.counts.received(topic, data, stamp, recorded.stamped)
+
+    def on_message_lost(self, topic: str, count: int) -> None:
+        """The middleware reports ``count`` more messages of a topic lost (a subscription's message-lost
+        event); they count against the running episode, and are not counted between episodes."""
+        with self._lock:
+            if self._episode is not None:
+                self._episode.counts.lost(topic, count)
 
     # ------------------------------------------------------------------ episodes
     def start(self, task: str = '') -> Episode:
@@ -239,7 +262,7 @@ class EpisodeRecorder:
                 'embodiment': self.embodiment, 'task': task, 'episode_index': str(index),
                 'camera_transport': self.camera_transport or 'embodiment file',
                 'started_at': datetime.now().isoformat(timespec='seconds'), 'recorder': 'pi0_recording/pi0_recorder'})
-            episode = Episode(index, path, bag, task, now)
+            episode = Episode(index, path, bag, task, now, EpisodeCounts(list(self._topics), self.late_threshold_ns))
             for topic, data in self._latched.items():     # e.g. the instruction set once, long ago
                 bag.write(topic, now, data)
             self._emit(episode, START, False, now)
@@ -250,7 +273,8 @@ class EpisodeRecorder:
 
     def _emit(self, episode: Episode, kind: int, success: bool, stamp_ns: int) -> None:
         """Write an episode event into the bag, then hand it to publish_event."""
-        event = EpisodeEventData(kind, episode.index, self.embodiment, episode.task, success, stamp_ns)
+        event = EpisodeEventData(kind, episode.index, self.embodiment, episode.task, success, stamp_ns,
+                                 episode.counts.rows() if kind == STOP else ())
         episode.bag.write(self.event_topic, stamp_ns, event_cdr(self.types, event))
         self.publish_event(event)
 
@@ -286,6 +310,8 @@ class EpisodeRecorder:
             text = (f'episode {episode.index} stopped ({reason}, success={str(bool(success)).lower()}): '
                     f'{duration:.1f} s, {bag.message_count} messages, {bag.bytes_written / 1e6:.1f} MB '
                     f'in {episode.path}')
+            if problems := episode.counts.summary():
+                text += f'; {problems}'
         self.log.info(text)
         return Stopped(episode.index, episode.path, duration, text, discard)
 

@@ -3,7 +3,8 @@
 Subscribes  (serialized, as they arrive) the embodiment's cameras, joint states, odometry,
             pi0/command, the driver's interface topics, pi0/instruction and extra_topics; each
             topic once a publisher shows up in the graph, with the type and QoS it offers
-Publishes   pi0/episode_event (pi0_msgs/EpisodeEvent, latched; START and STOP also go into the bag),
+Publishes   pi0/episode_event (pi0_msgs/EpisodeEvent, latched; START and STOP also go into the bag;
+            STOP says per topic what was received, what the middleware reported lost and what was late),
             /diagnostics (1 Hz: the topics recorded and still awaited, the episode, free space)
 Services    pi0/recorder/start_episode (pi0_msgs/StartEpisode), pi0/recorder/stop_episode (StopEpisode)
 
@@ -21,7 +22,6 @@ append to the bag.
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
 import threading
 import time
@@ -33,6 +33,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import EpisodeEvent
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -42,6 +43,7 @@ from rclpy.signals import SignalHandlerOptions
 from pi0_common.embodiment import EmbodimentError, load_embodiment
 from pi0_common.params import ParameterError, declare_all, refusal
 from pi0_common.qos import LATCHED_QOS, warn_on_incompatible_qos
+from pi0_common.stop_signals import HURRY, catch_stop_signals, ignore_late_signals
 from pi0_recording.episode_recorder import EpisodeEventData, EpisodeRecorder, StartRefusedError
 from pi0_recording.recorder_params import EXTRA_TOPICS, PARAMETERS, prepare_output_dir
 from pi0_recording.recorder_status import recorder_status
@@ -87,7 +89,7 @@ class RecorderNode(Node):
             event_topic=self.resolve_topic_name(EPISODE_EVENT_TOPIC), event_qos=bag_qos(LATCHED_QOS),
             clock_ns=lambda: self.get_clock().now().nanoseconds, publish_event=self._publish_event,
             disk_floor_mb=p.disk_floor_mb, compression=p.compression, camera_transport=p.camera_transport,
-            log=self.get_logger())
+            late_threshold=p.late_threshold, log=self.get_logger())
         self.create_service(StartEpisode, 'pi0/recorder/start_episode', self._on_start)
         self.create_service(StopEpisode, 'pi0/recorder/stop_episode', self._on_stop)
         self.create_timer(p.discovery_period, self._discover)
@@ -171,17 +173,29 @@ class RecorderNode(Node):
                              reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
             self.recorder.add_topic(topic, msgtype, offers, latched, spec.role)
+            # message_lost: samples the middleware dropped before they reached us (rmw_fastrtps_cpp, the
+            # default, reports them); counted per episode and reported in the STOP event.
+            events = SubscriptionEventCallbacks(incompatible_qos=warn_on_incompatible_qos(self, topic).incompatible_qos,
+                                                message_lost=partial(self._on_message_lost, topic))
             self.create_subscription(cls, topic, partial(self.recorder.on_message, topic), qos, raw=True,
-                                     event_callbacks=warn_on_incompatible_qos(self, topic))
+                                     event_callbacks=events)
             self.get_logger().info(f'subscribed {topic} ({msgtype}, {"reliable" if reliable else "best effort"}'
                                    f'{", latched" if latched else ""})')
+
+    def _on_message_lost(self, topic: str, info) -> None:
+        self.recorder.on_message_lost(topic, info.total_count_change)
+        self.get_logger().warning(f'{topic}: the middleware lost {info.total_count_change} message(s) '
+                                  f'({info.total_count} since subscribing)', throttle_duration_sec=5.0)
 
     # ------------------------------------------------------------------ episodes
     def _publish_event(self, event: EpisodeEventData) -> None:
         if not self.context.ok():
             return                         # finished at shutdown: the bag has it, nobody listens
+        topics, received, lost, late = (list(c) for c in zip(*event.counts, strict=True)) if event.counts else \
+            ([], [], [], [])
         msg = EpisodeEvent(event=event.event, episode_index=event.episode_index, embodiment=event.embodiment,
-                           task=event.task, success=event.success)
+                           task=event.task, success=event.success, topics=topics, messages_received=received,
+                           messages_lost=lost, messages_late=late)
         sec, nanosec = divmod(event.stamp_ns, 1_000_000_000)
         msg.header.stamp = Time(sec=sec, nanosec=nanosec)
         self._event_pub.publish(msg)
@@ -239,14 +253,9 @@ def main(args=None) -> None:
     taken from the subscriptions; here the signal only sets a flag, the executor keeps spinning for
     shutdown_drain seconds (a second signal cuts it short), then the episode is finished.
     """
+    stop = catch_stop_signals()          # a second signal sets HURRY
+    hurry = HURRY
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop, hurry = threading.Event(), threading.Event()
-
-    def on_signal(_signum, _frame):
-        (hurry if stop.is_set() else stop).set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
         node = RecorderNode()
     except (ParameterError, EmbodimentError, UnknownTypeError) as e:
@@ -270,10 +279,7 @@ def main(args=None) -> None:
         spinner.join(timeout=5.0)        # never tear the node down under a spinning executor
         node.destroy_node()
         rclpy.try_shutdown()
-        # A late signal (launch forwards its SIGINT after the terminal's) must not end a clean shutdown
-        # as 'killed by SIGINT' while Python finalizes with the default handlers back.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ignore_late_signals()
 
 
 if __name__ == '__main__':

@@ -26,6 +26,9 @@ PARAMETERS = [
     Param('disk_check_period', 1.0, 'Seconds between free-space checks.', positive),
     Param('discovery_period', 0.5, 'Seconds between looks at the ROS graph for the topics to record.', positive),
     Param('queue_depth', 100, 'Subscription queue depth (messages per topic buffered while writing).', positive),
+    Param('late_threshold', 0.1, 'Seconds between a message\'s header stamp and its arrival above which it counts '
+          'as late (per topic in the STOP episode event); 0 counts none. Needs the publishers\' clocks to agree '
+          'with the recorder\'s.', non_negative),
     Param('shutdown_drain', 0.5, 'Seconds to keep writing after SIGINT/SIGTERM, so that messages already on '
           'their way are in the bag before it is finished.', non_negative),
 ]

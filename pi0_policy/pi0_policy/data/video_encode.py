@@ -1,12 +1,20 @@
 """Camera frames -> MP4 video with PyAV, laid out and described as LeRobot does.
 
-The codecs come from PyAV's own PyPI wheel (av 18.1.0, which bundles FFmpeg): it encodes H.264 with
+The codecs come from PyAV's own PyPI wheel (av 18.1.0, which bundles FFmpeg 8.1.2): it encodes H.264 with
 ``libx264``, HEVC with ``libx265`` and AV1 with ``libsvtav1`` (decoded by its ``libdav1d``); it has no
-``libopenh264`` and no ``libaom-av1``. The default is H.264 (``libx264``) with LeRobot's other settings:
-yuv420p, a keyframe every 2 frames (``g=2``, so any frame decodes after at most one other), crf 30.
-LeRobot's own default, AV1 with SVT-AV1 (``--vcodec libsvtav1``, preset 12), is available but not the
-default: run as root (as here and in CI), SVT-AV1 gives its ~145 threads real-time priority 99
-(SCHED_FIFO), which on 2 cores starves everything else (a control loop too) and once hung a conversion.
+``libopenh264`` and no ``libaom-av1``. The default is H.264 (``libx264``, its default preset) with LeRobot's
+other settings: yuv420p, a keyframe every 2 frames (``g=2``, so any frame decodes after at most one other),
+crf 30. LeRobot's own default, AV1 with SVT-AV1 (``--vcodec libsvtav1``, preset 12), is available but not
+the default: run as root (as here and in CI), SVT-AV1 creates its threads (about 50 for one 640x480
+encoder) with real-time priority 99 (SCHED_FIFO), which on 2 cores starves everything else (a control loop
+too) and once hung a conversion; at crf 30 its files were also larger than H.264's (its crf scale differs).
+
+Size: a keyframe every 2 frames makes half the frames intra-coded, and lossless PNG (the image datasets) is
+very good at the simulator's flat-shaded frames (about 6 KB per 640x480 frame), so there the video dataset
+is about a fifth of the image dataset. Sensor noise changes that: the same frames with Gaussian noise of
+2 grey levels take about 500 KB per PNG and the video 0.3 % of it (crf 30 smooths the noise away).
+Longer GOPs shrink the video (``--gop``), but every random read then decodes up to ``g - 1`` more frames
+(benchmarks/README.md measures both).
 
 Every video has a constant frame rate from t=0: frame k of an episode has pts k in a 1/fps time base, so it
 is shown at k/fps, the row's ``timestamp``. A camera slower than the dataset repeats frames; nothing is

@@ -71,7 +71,10 @@ def command(t_ns: int, rows: np.ndarray, embodiment: str = "ur5e", mode: int = 0
 def episode_event(t_ns: int, event: int, task: str = "", index: int = 0, embodiment: str = "ur5e",
                   success: bool = False):
     return _types()["pi0_msgs/msg/EpisodeEvent"](header=header(t_ns), event=event, episode_index=index,
-                                                  embodiment=embodiment, task=task, success=success)
+                                                  embodiment=embodiment, task=task, success=success, topics=[],
+                                                  messages_received=np.zeros(0, np.uint64),
+                                                  messages_lost=np.zeros(0, np.uint64),
+                                                  messages_late=np.zeros(0, np.uint64))
 
 
 def string(text: str):
