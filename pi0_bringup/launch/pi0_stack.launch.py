@@ -17,7 +17,7 @@ A node that exits with an error stops the whole stack (see _nodes).
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler, Shutdown
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -56,10 +56,16 @@ def _nodes(context):
 def _stop_on_error(name: str):
     def on_exit(event, _context):
         if event.returncode != 0:
-            return [Shutdown(reason=f'{name} exited with code {event.returncode}: stopping the stack '
-                                    '(its output above says why)')]
+            # An error raised here is how launch itself reports a failure: one line ("Caught exception in
+            # launch"), the whole launch shut down, and `ros2 launch` exits with code 1.
+            raise NodeExitError(f'{name} exited with code {event.returncode}: the stack stops (the node\'s '
+                                'output above says why)')
         return None
     return on_exit
+
+
+class NodeExitError(RuntimeError):
+    """A node of the stack exited with an error."""
 
 
 def generate_launch_description():
