@@ -150,8 +150,12 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
     """pi0_stack.launch.py: policy, chunk executor and robot driver, plus the simulator when ``sim``.
     Empty strings keep the params file's value; the defaults are those of the launch arguments."""
     path = Path(params_file) if params_file else default_params_file(embodiment)
+    if not path.is_file() and params_file:
+        raise FileNotFoundError(f'params_file {path} does not exist')
     if not path.is_file():
-        raise FileNotFoundError(f'no parameter file {path} for embodiment {embodiment!r}')
+        known = sorted(f.stem for f in config_dir().glob('*.yaml'))
+        raise FileNotFoundError(f'embodiment {embodiment!r} has no stack configuration ({path.name}); '
+                                f'known: {", ".join(known)}')
     data = load_params_file(path)
     policy = {'embodiment': embodiment, 'hardware': not sim}
     if checkpoint:

@@ -135,3 +135,10 @@ def test_recording_stack_nodes():
         recording_stack(output_dir='/tmp/bags', teleop='expert')           # the expert needs the simulator
     with pytest.raises(ValueError):
         recording_stack()                                                    # no output_dir
+
+
+def test_an_unknown_robot_or_params_file_is_one_clear_error():
+    with pytest.raises(FileNotFoundError, match=r"embodiment 'ur6' has no stack configuration .*known: .*ur5e"):
+        robot_stack('ur6', sim=True)
+    with pytest.raises(FileNotFoundError, match='params_file /nonexistent.yaml does not exist'):
+        robot_stack('ur5e', params_file='/nonexistent.yaml')
