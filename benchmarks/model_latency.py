@@ -9,6 +9,7 @@ Random weights (latency does not depend on their values). Examples:
 
     .venv/bin/python benchmarks/model_latency.py --config pi0_tiny
     .venv/bin/python benchmarks/model_latency.py --config pi0 --dtype bfloat16 --repeats 1 --warmup 0 --no-uncached
+    .venv/bin/python benchmarks/model_latency.py --config default --dtype float32 bfloat16 --profile
     python benchmarks/model_latency.py --config pi0 --device cuda --dtype bfloat16 --compile --cuda-graphs
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import resource
 import statistics
 import sys
@@ -28,14 +30,24 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "pi0_policy"))  # run from a checkout without installing the package
 
-from pi0_policy.model.config import config_names, get_config  # noqa: E402
+from pi0_policy.model.config import Pi0Config, config_names, get_config  # noqa: E402
 from pi0_policy.model.flow_matching import euler_times  # noqa: E402
 from pi0_policy.model.pi0 import Pi0Model  # noqa: E402
+
+# The embedded default policy's sizes (its pi0_ros_config.json); weights stay random here.
+DEFAULT_POLICY_CONFIG = ROOT / "pi0_policy" / "pi0_policy" / "checkpoints" / "default" / "pi0_ros_config.json"
+
+
+def named_config(name: str) -> Pi0Config:
+    """A registered config, or "default": the embedded default policy's."""
+    if name == "default":
+        return Pi0Config.from_dict(json.loads(DEFAULT_POLICY_CONFIG.read_text()))
+    return get_config(name)
 
 
 def build_model(name: str, device: str, dtype: str | None) -> Pi0Model:
     """A randomly initialised model built directly on ``device`` (no float32 CPU copy of big models)."""
-    config = get_config(name)
+    config = named_config(name)
     if dtype is not None:
         config = dataclasses.replace(config, dtype=dtype)
     with torch.device("meta"):
@@ -101,8 +113,8 @@ def run_stages(model: Pi0Model, x: dict, noise: torch.Tensor, steps: int, timer:
     return {"images": t_images, "prefix": t_prefix, "steps": t_steps}
 
 
-def measure(args: argparse.Namespace) -> dict:
-    """All timings, as medians over the repeats."""
+def measure(args: argparse.Namespace, dtype: str | None) -> dict:
+    """All timings for one dtype, as medians over the repeats."""
     torch.set_grad_enabled(False)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -111,7 +123,7 @@ def measure(args: argparse.Namespace) -> dict:
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.cuda.reset_peak_memory_stats()
-    model = build_model(args.config, args.device, args.dtype)
+    model = build_model(args.config, args.device, dtype)
     c = model.config
     if args.compile or args.cuda_graphs:
         model.compile_stages(mode=args.compile_mode, cuda_graphs=args.cuda_graphs)
@@ -142,9 +154,42 @@ def measure(args: argparse.Namespace) -> dict:
     out["min"].update(sample=min(cached), uncached=min(uncached) if uncached else None)
     if cuda:
         out["peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    else:  # process peak RSS: weights, activations, and the Python/torch runtime itself
+    else:  # process peak RSS: weights, activations, and the Python/torch runtime itself (all dtypes so far)
         out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.profile:
+        out["profile"] = profile(lambda: sample(True), args.profile_rows)
     return out
+
+
+def profile(fn: Callable[[], object], rows: int) -> str:
+    """torch.profiler table of one call, by total self time: where the milliseconds go, op by op."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as run_profiler
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with run_profiler(activities=activities) as prof:
+        fn()
+    events = prof.key_averages()
+    self_total = sum(e.self_cpu_time_total for e in events)  # µs
+    calls = sum(e.count for e in events)  # nested ops (aten::linear -> aten::addmm) count at each level
+    head = f"profile of one sample_actions: {calls} profiled op calls, {self_total / 1e3:.1f} ms CPU self time"
+    return head + "\n" + events.table(sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=40)
+
+
+def compare(results: dict[str, dict]) -> str:
+    """Medians of every dtype side by side, with the ratio to the first dtype."""
+    names = list(results)
+    base = results[names[0]]
+    keys = (("image encoding", "images"), ("prefix forward", "prefix"), ("denoising (all steps)", "steps"),
+            ("sample_actions, KV cache", "sample"))
+    head = f"{'stage (median ms)':30s}" + "".join(f"{n:>12s}" for n in names)
+    head += "".join(f"{n + '/' + names[0]:>22s}" for n in names[1:])
+    lines = [head]
+    for label, key in keys:
+        row = f"{label:30s}" + "".join(f"{results[n][key]:12.2f}" for n in names)
+        row += "".join(f"{results[n][key] / base[key]:21.2f}x" for n in names[1:])
+        lines.append(row)
+    return "\n".join(lines)
 
 
 def report(r: dict, args: argparse.Namespace) -> str:
@@ -204,9 +249,11 @@ def plot(r: dict, args: argparse.Namespace, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="pi0_tiny", choices=config_names())
+    p.add_argument("--config", default="pi0_tiny", choices=[*config_names(), "default"],
+                   help='"default": the embedded default policy\'s sizes')
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=("float32", "bfloat16"), help="default: the config's")
+    p.add_argument("--dtype", nargs="+", choices=("float32", "bfloat16"),
+                   help="default: the config's; several are measured one after the other and compared")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--cameras", type=int, default=3, help="present cameras (absent ones are skipped anyway)")
     p.add_argument("--prompt-len", type=int, help="real prompt tokens (default: config.max_token_len)")
@@ -219,15 +266,24 @@ def main() -> None:
     p.add_argument("--compile-mode", default="default")
     p.add_argument("--cuda-graphs", action="store_true", help="capture each Euler step in a CUDA graph")
     p.add_argument("--no-uncached", action="store_true", help="skip the slow no-cache baseline")
+    p.add_argument("--profile", action="store_true", help="torch.profiler table of one cached chunk")
+    p.add_argument("--profile-rows", type=int, default=15)
     p.add_argument("--png", type=Path, help="bar chart path (default: out/model_latency_<config>_<device>.png)")
     args = p.parse_args()
     if args.cuda_graphs and torch.device(args.device).type != "cuda":
         p.error("--cuda-graphs needs --device cuda")
-    result = measure(args)
-    print(report(result, args))
-    png = args.png or ROOT / "out" / f"model_latency_{args.config}_{torch.device(args.device).type}.png"
-    plot(result, args, png)
-    print(f"chart: {png}")
+    results = {}
+    for dtype in args.dtype or [None]:
+        result = results[dtype or "config dtype"] = measure(args, dtype)
+        print(report(result, args))
+        if "profile" in result:
+            print(result["profile"])
+        suffix = f"_{dtype}" if args.dtype and len(args.dtype) > 1 else ""
+        png = args.png or ROOT / "out" / f"model_latency_{args.config}_{torch.device(args.device).type}{suffix}.png"
+        plot(result, args, png)
+        print(f"chart: {png}\n")
+    if len(results) > 1:
+        print(compare(results))
 
 
 if __name__ == "__main__":

@@ -311,11 +311,18 @@ class Pi0Model(nn.Module):
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
         """q [B, H, Q, hd], k/v [B, KV, K, hd], additive mask [B, 1, Q, K] or None -> [B, Q, H*hd]."""
         b, h, q_len, hd = q.shape
-        if k.shape[1] != h:  # multi-query: share each K/V head across its query heads (a view, no copy)
+        gqa = k.shape[1] != h  # each K/V head serves h // KV query heads
+        if gqa and mask is not None and q.device.type != "cpu":
+            # CUDA's flash kernel, the one that shares K/V heads itself (enable_gqa), takes no mask, and the
+            # memory-efficient one refuses unequal head counts: repeat K/V instead (a zero-stride view when
+            # KV = 1, as in π₀) so that a fused kernel still runs rather than the math fallback.
             rep = h // k.shape[1]
             k = k[:, :, None].expand(-1, -1, rep, -1, -1).reshape(b, h, -1, hd)
             v = v[:, :, None].expand(-1, -1, rep, -1, -1).reshape(b, h, -1, hd)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=hd**-0.5)  # [B, H, Q, hd]
+            gqa = False
+        # enable_gqa: the kernel shares each K/V head (same result, bit for bit; CPU flash also with a mask).
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=hd**-0.5,
+                                             enable_gqa=gqa)  # [B, H, Q, hd]
         return out.transpose(1, 2).reshape(b, q_len, h * hd)
 
     def rope(self, positions: Tensor) -> tuple[Tensor, Tensor]:

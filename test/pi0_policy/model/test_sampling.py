@@ -1,8 +1,10 @@
 """Sampling: the KV cache (prefix and state) is exact, the Euler integrator, masked inputs."""
 
+import pytest
 import torch
 
 from pi0_policy.model.flow_matching import euler_integrate, euler_times
+from pi0_policy.model.pi0 import additive_mask
 
 
 def test_cached_sampling_equals_recomputing_everything(micro_model, batch, noise):
@@ -95,3 +97,20 @@ def test_batch_of_one_without_padding_matches_too(micro_model, batch, noise):
                                rtol=0, atol=1e-5)
     torch.testing.assert_close(cached, micro_model.sample_actions(**one, noise=noise[1:], cache_state=False),
                                rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kv_heads", [1, 2, 4])
+@pytest.mark.parametrize("masked", [False, True])
+def test_attention_shares_kv_heads_like_repeating_them(micro_model, kv_heads, masked):
+    """_attend lets SDPA share each K/V head across its query heads: same as repeating K/V per query head."""
+    g = torch.Generator().manual_seed(kv_heads)
+    b, h, q_len, k_len, hd = 2, 4, 5, 7, 16
+    q = torch.randn(b, h, q_len, hd, generator=g)
+    k, v = torch.randn(2, b, kv_heads, k_len, hd, generator=g)
+    visible = torch.rand(b, q_len, k_len, generator=g) < 0.7
+    visible[..., 0] = True  # every query sees at least one key
+    mask = additive_mask(visible, torch.float32) if masked else None  # [B, 1, Q, K]
+    k_rep, v_rep = (t.repeat_interleave(h // kv_heads, dim=1) for t in (k, v))  # [B, H, K, hd]
+    logits = q @ k_rep.transpose(-1, -2) * hd**-0.5 + (mask if masked else 0.0)
+    expected = (logits.softmax(-1) @ v_rep).transpose(1, 2).reshape(b, q_len, h * hd)
+    torch.testing.assert_close(micro_model._attend(q, k, v, mask), expected, rtol=0, atol=1e-5)
