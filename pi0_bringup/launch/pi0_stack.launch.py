@@ -11,6 +11,7 @@ Arguments:
     namespace    namespace for every node (remap robot topics with ROS remapping rules)
     params_file  parameters, one block per node (default: pi0_bringup/config/<embodiment>.yaml)
     switching    chunk switching mode: replace, crossfade, rtc, ensemble; empty keeps the params file
+    conventions  a checkpoint's conventions (preset, file or auto); the executor takes its rate and steps
     log_level    ROS log level of the nodes
 
 A node that exits with an error stops the whole stack (see _nodes).
@@ -32,6 +33,8 @@ ARGUMENTS = [
     ('namespace', '', 'Namespace of every node of the stack.'),
     ('params_file', '', 'Parameter file; empty = pi0_bringup/config/<embodiment>.yaml.'),
     ('switching', '', 'Chunk switching mode (replace, crossfade, rtc, ensemble); empty keeps the params file.'),
+    ('conventions', '', "A checkpoint's conventions: an openpi preset (pi0_droid, pi0_aloha_towel, ...), a "
+     'pi0_conventions.yaml or auto; also sets the executor to the rate and steps it was trained for.'),
     ('log_level', 'info', 'Log level of the nodes.'),
 ]
 
@@ -40,7 +43,7 @@ def _nodes(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     specs = robot_stack(arg['embodiment'], sim=truthy(arg['sim']), checkpoint=arg['checkpoint'],
                         instruction=arg['instruction'], namespace=arg['namespace'], params_file=arg['params_file'],
-                        switching=arg['switching'])
+                        switching=arg['switching'], conventions=arg['conventions'])
     # The resolved parameters go in as one dict per node, exactly what the process runner writes to its
     # per-node params file, so both ways of starting the stack give every node the same values.
     nodes = [Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace,

@@ -145,10 +145,14 @@ def _check_overrides(overrides: dict, names: list[str]) -> None:
 
 # -- the stacks --------------------------------------------------------------------------------------
 def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '', instruction: str = '',
-                namespace: str = '', params_file: str | Path = '', switching: str = '',
+                namespace: str = '', params_file: str | Path = '', switching: str = '', conventions: str = '',
                 overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
     """pi0_stack.launch.py: policy, chunk executor and robot driver, plus the simulator when ``sim``.
-    Empty strings keep the params file's value; the defaults are those of the launch arguments."""
+    Empty strings keep the params file's value; the defaults are those of the launch arguments.
+
+    ``conventions`` (a preset such as pi0_droid, a pi0_conventions.yaml, or auto = the checkpoint's own)
+    goes to the policy, and the control rate and executed steps the checkpoint was trained for go to the
+    executor: pi0_droid's 10-step chunks at 15 Hz would not fill the Franka's 16 executed steps at 20 Hz."""
     path = Path(params_file) if params_file else default_params_file(embodiment)
     if not path.is_file() and params_file:
         raise FileNotFoundError(f'params_file {path} does not exist')
@@ -166,6 +170,12 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
     executor = {'embodiment': embodiment, 'hardware': not sim}
     if switching:
         executor['switching'] = switching
+    if conventions:
+        policy['conventions'] = conventions
+        timing = conventions_timing(conventions, checkpoint or node_parameters(data, POLICY, namespace)
+                                    .get('checkpoint', ''))
+        executor.update(timing)
+        policy.update(timing)            # the policy checks the checkpoint against what the executor runs
     # The simulator first (the robot's state flows), the policy last (loading and warm-up take a while).
     wanted = ([(SIMULATOR, {'embodiment': embodiment})] if sim else []) + [
         (DRIVER, {'embodiment': embodiment}), (EXECUTOR, executor), (POLICY, policy)]
@@ -178,6 +188,16 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
     hardware = next(s for s in specs if s.name == EXECUTOR).parameters.get('hardware', True)
     manager = manager_parameters(managed, [DRIVER, POLICY] if hardware else managed)
     return specs + [_spec(MANAGER, data, namespace, manager, overrides)]
+
+
+def conventions_timing(conventions: str, checkpoint: str) -> dict[str, Any]:
+    """The executor's rate_hz and executed_steps for a checkpoint's conventions (rate_hz only when they
+    state one: LeRobot configs do not)."""
+    from pi0_policy.conventions import load_conventions  # numpy and yaml only: no model, no torch
+
+    c = load_conventions('' if conventions == 'auto' else conventions, checkpoint or None)
+    return {**({'rate_hz': float(c.control_rate_hz)} if c.control_rate_hz > 0 else {}),
+            'executed_steps': int(c.executed_steps)}
 
 
 def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_transport: str = 'raw',

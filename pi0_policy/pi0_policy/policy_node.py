@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,9 @@ PARAMETERS = [
     Param('server_timeout', 2.0, 'Seconds to wait for a remote reply; then nothing is published.', positive),
     Param('server_layout', 'embodiment', 'What the remote server takes: embodiment (pi0_policy.serve), '
           'aloha or droid (openpi\'s example layouts).', one_of('embodiment', 'aloha', 'droid')),
+    Param('rate_hz', 0.0, "The executor's control rate, when it is not the embodiment's (a checkpoint trained at "
+          'another rate; the launch argument conventions sets both nodes); 0 = the embodiment value.', non_negative),
+    Param('executed_steps', 0, "The executor's executed steps per chunk; 0 = the embodiment value.", non_negative),
     Param('device', 'cpu', 'Torch device: cpu, cuda, cuda:1, ...'),
     Param('dtype', 'float32', 'Model dtype: float32 or bfloat16.', one_of('float32', 'bfloat16')),
     Param('num_threads', 0, 'Torch CPU threads; 0 = torch default.', non_negative),
@@ -92,7 +96,7 @@ class PolicyNode(LifecycleNode):
         super().__init__('pi0_policy', **kwargs)
         p = declare_all(self, PARAMETERS)
         self.params = p
-        self.embodiment = load_embodiment(p.embodiment)
+        self.embodiment = with_timing(load_embodiment(p.embodiment), p.rate_hz, p.executed_steps)
         self.instruction = p.instruction
         self.remote = self.policy = self.worker = None
         unfit = simulation_only(p.checkpoint) if p.hardware and p.backend == 'local' else None
@@ -370,6 +374,12 @@ class PolicyNode(LifecycleNode):
         if getattr(self, 'remote', None) is not None:
             self.remote.close()
         return super().destroy_node()
+
+
+def with_timing(emb, rate_hz: float, executed_steps: int):
+    """The embodiment as the executor runs it: its rate and executed steps may differ from the file's."""
+    return replace(emb, control_rate_hz=rate_hz or emb.control_rate_hz,
+                   executed_steps=executed_steps or emb.executed_steps)
 
 
 def main(args=None):

@@ -142,3 +142,12 @@ def test_an_unknown_robot_or_params_file_is_one_clear_error():
         robot_stack('ur6', sim=True)
     with pytest.raises(FileNotFoundError, match='params_file /nonexistent.yaml does not exist'):
         robot_stack('ur5e', params_file='/nonexistent.yaml')
+
+
+def test_conventions_set_the_rate_and_steps_the_checkpoint_was_trained_for():
+    specs = {s.name: s.parameters for s in robot_stack('franka', sim=True, conventions='pi0_droid')}
+    for node in (EXECUTOR, POLICY):
+        assert (specs[node]['rate_hz'], specs[node]['executed_steps']) == (15.0, 8)    # DROID: 15 Hz, 10 steps
+    assert specs[POLICY]['conventions'] == 'pi0_droid'
+    plain = {s.name: s.parameters for s in robot_stack('franka', sim=True)}
+    assert 'rate_hz' not in plain[EXECUTOR] and 'conventions' not in plain[POLICY]
