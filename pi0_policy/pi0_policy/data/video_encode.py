@@ -43,6 +43,27 @@ CODECS = {"libsvtav1": "AV1 (SVT-AV1)", "h264": "H.264 (libx264)", "hevc": "HEVC
 ENCODERS = {"libsvtav1": "libsvtav1", "h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
 
 
+def drop_realtime_priority() -> None:
+    """Put every thread of this process that runs under a real-time scheduler back to the normal one.
+
+    SVT-AV1 run as root switches the thread that calls it, and its own worker pool, to SCHED_FIFO priority 99,
+    and leaves them there: every thread the process starts afterwards inherits it (DDS threads included), and
+    on 2 cores a few busy real-time threads starve everything else until the machine livelocks. Encoding
+    needs no real-time priority, so it is undone after every call into that encoder.
+    """
+    realtime = (getattr(os, "SCHED_FIFO", None), getattr(os, "SCHED_RR", None))
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:  # not Linux: no such scheduler switch to undo
+        return
+    for tid in map(int, tids):
+        try:
+            if os.sched_getscheduler(tid) in realtime:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:  # the thread ended meanwhile
+            pass
+
+
 class VideoError(ValueError):
     """A frame that cannot go into the video (odd size, changed size) or a codec PyAV does not have."""
 
@@ -132,6 +153,8 @@ class EpisodeVideoEncoder:
         frame.pts, frame.time_base = self.frames, self._time_base
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
+        if self.settings.vcodec == "libsvtav1":
+            drop_realtime_priority()
         self.frames += 1
 
     def close(self) -> int:
@@ -141,6 +164,8 @@ class EpisodeVideoEncoder:
                 self._container.mux(packet)
             self._container.close()
             self._container = None
+            if self.settings.vcodec == "libsvtav1":
+                drop_realtime_priority()
         return self.frames
 
     def abort(self) -> None:

@@ -5,6 +5,8 @@ directly and through the repo's reader."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from fractions import Fraction
 
 import av
@@ -147,6 +149,12 @@ def test_av1_from_svt_av1_is_an_option(bags_dir, tmp_path):
                      video_settings=VideoSettings("libsvtav1"))  # fmt: skip
     info = json.loads((result.out_dir / "meta/info.json").read_text())["features"][KEYS[0]]["info"]
     assert (info["video.codec"], info["video.preset"]) == ("av1", 12)
+    # SVT-AV1 (as root) leaves its caller at real-time priority 99, inherited by every later thread; undone
+    new_thread_policy = []
+    thread = threading.Thread(target=lambda: new_thread_policy.append(os.sched_getscheduler(0)))
+    thread.start()
+    thread.join()
+    assert os.sched_getscheduler(0) == new_thread_policy[0] == os.SCHED_OTHER
     reader = LeRobotReader(result.out_dir)
     expected = expected_images(KEYS[0])
     for i in range(len(reader)):
