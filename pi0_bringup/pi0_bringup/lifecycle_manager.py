@@ -35,6 +35,7 @@ from pi0_common.spin import NodeSpinner, run_node
 STATES_TOPIC = 'pi0/lifecycle/states'
 READY, FAILED = 'ready', 'failed'
 GOAL = {True: 'active', False: 'inactive'}
+GET_STATE_RETRY = 2.0      # s before get_state is asked again
 
 PARAMETERS = [
     Param('node_names', ['pi0_robot_driver', 'pi0_chunk_executor', 'pi0_policy'],
@@ -175,9 +176,12 @@ class LifecycleManager(Node):
         return future.result()
 
     def _get_state(self, name: str) -> str:
-        response = self._call(self.get[name], GetState.Request(), self.params.transition_timeout)
-        if response is None:
-            raise TransitionError(f'{name}: no answer to get_state')
+        # A request (or its response) can be lost while the service and this client are still matching
+        # up, although the service already shows as ready; asking again is harmless: get_state changes nothing.
+        deadline = time.monotonic() + self.params.transition_timeout
+        while (response := self._call(self.get[name], GetState.Request(), GET_STATE_RETRY)) is None:
+            if self.stop.is_set() or time.monotonic() > deadline:
+                raise TransitionError('stopped' if self.stop.is_set() else f'{name}: no answer to get_state')
         with self.lock:
             self.states[name] = response.current_state.label
         return response.current_state.label
