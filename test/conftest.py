@@ -104,3 +104,13 @@ def ros():
     harness = RosHarness()
     yield harness
     harness.shutdown()
+
+
+@pytest.fixture
+def context():
+    """A private rclpy context, for tests that make their own nodes and executors."""
+    import rclpy
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)

@@ -5,7 +5,6 @@ changes are refused by rclpy (range) and by refusal() (the same checks) alike. R
 from __future__ import annotations
 
 import pytest
-import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -18,14 +17,6 @@ PARAMS = [
     Param('mode', 'replace', 'how', one_of('replace', 'crossfade'), read_only=False),
     Param('name', 'ur5e', 'fixed'),
 ]
-
-
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 def make_node(context, **overrides) -> Node:

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-import rclpy
 import yaml
 from pi0_msgs.srv import StartEpisode, StopEpisode
 from rclpy.executors import SingleThreadedExecutor
@@ -23,14 +22,6 @@ from pi0_common.embodiment import EmbodimentError
 from pi0_common.params import ParameterError
 from pi0_common.qos import SENSOR_PUB_QOS
 from pi0_recording.recorder_node import RecorderNode
-
-
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 class Harness:
