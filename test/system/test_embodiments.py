@@ -10,7 +10,6 @@ instead (the vendor topics must then be silent).
 """
 
 import importlib
-import time
 
 import numpy as np
 import pytest
@@ -26,6 +25,8 @@ from pi0_bringup.stack_spec import EXECUTOR, robot_stack
 from pi0_common.commands import MODE_ACTIVE
 from pi0_common.embodiment import load_embodiment
 from pi0_common.qos import SENSOR_QOS
+
+from .conftest import wait
 
 ROBOTS = ['ur5e_bimanual', 'franka', 'trossen_bimanual', 'arx_bimanual', 'trossen_mobile', 'arx_mobile',
           'fibocom_mobile']
@@ -59,18 +60,6 @@ def driver_streams(emb) -> dict[str, type | None]:
     if emb.base is not None:
         out[emb.base.interface['topic']] = TwistStamped if emb.base.interface.get('stamped') else Twist
     return out
-
-
-def wait(cond, timeout: float, stack: Stack | None = None) -> bool:
-    """Poll ``cond``; with ``stack``, fail at once (naming the node) if a node process dies meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack is not None:
-            stack.check()
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 @pytest.mark.slow

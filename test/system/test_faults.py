@@ -39,6 +39,8 @@ from pi0_common.messages import to_sec
 from pi0_common.qos import CHUNK_QOS, SENSOR_PUB_QOS, SENSOR_QOS
 from pi0_common.spin import NoAnswerError, call_service
 
+from .conftest import wait as wait_until
+
 EMB = load_embodiment('ur5e')
 TIMEOUT = 60.0          # s for chunks to flow on a loaded 2-core machine; a healthy run takes a few
 CAMERA = EMB.cameras[0]
@@ -46,14 +48,7 @@ CAMERA_TOPIC = CAMERA.wire_topic(CAMERA.transport)
 
 
 def wait(cond, timeout: float = TIMEOUT, stack: Stack | None = None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack is not None:
-            stack.check()
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
+    return wait_until(cond, timeout, stack)
 
 
 class Watch:
