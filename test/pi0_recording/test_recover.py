@@ -22,11 +22,12 @@ import yaml
 from pi0_msgs.srv import StartEpisode
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
-from pi0_common.qos import LATCHED_QOS, SENSOR_PUB_QOS
+from pi0_common.qos import LATCHED_QOS
 from pi0_recording.episode_bag import EpisodeBag
 from pi0_recording.recover import RecoveryError, format_report, recover
 from pi0_recording.typestore import TypeRegistry
@@ -160,6 +161,12 @@ def test_a_finished_bag_loses_nothing(tmp_path):
 # -- a real recorder, SIGKILLed mid-episode -------------------------------------------------------
 TASK = 'fold the towel'
 TICK = 0.01
+# The source is test equipment, not a vendor driver: its reliable writer keeps every sample until the
+# recorder acknowledged it (a vendor's depth 5 overwrites samples a recorder stalled by a loaded machine
+# has not taken yet), and the recorder's reader is as deep. So a gap in the bag is the recorder's or the
+# recovery's fault, not the transport's.
+DEEP = 3000
+LOSSLESS_QOS = QoSProfile(depth=DEEP, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class Source:
@@ -169,8 +176,8 @@ class Source:
         self.node = Node('recover_test_source', context=context)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
-        self.camera = self.node.create_publisher(Image, '/camera/base/image_raw', SENSOR_PUB_QOS)
-        self.joints = self.node.create_publisher(JointState, '/joint_states', SENSOR_PUB_QOS)
+        self.camera = self.node.create_publisher(Image, '/camera/base/image_raw', LOSSLESS_QOS)
+        self.joints = self.node.create_publisher(JointState, '/joint_states', LOSSLESS_QOS)
         self.instruction = self.node.create_publisher(String, 'pi0/instruction', LATCHED_QOS)
         self.instruction.publish(String(data=TASK))
         self.sent = 0
@@ -206,7 +213,8 @@ def test_a_sigkilled_recorder_leaves_a_bag_that_recovers_to_its_last_complete_ch
     rclpy.init(context=context)
     out, log = tmp_path / 'bags', tmp_path / 'recorder.log'
     cmd = [sys.executable, '-m', 'pi0_recording.recorder_node', '--ros-args', '-p', f'output_dir:={out}',
-           '-p', 'embodiment:=ur5e', '-p', 'disk_floor_mb:=0.0', '-p', 'discovery_period:=0.2']
+           '-p', 'embodiment:=ur5e', '-p', 'disk_floor_mb:=0.0', '-p', 'discovery_period:=0.2',
+           '-p', f'queue_depth:={DEEP}']
     proc = subprocess.Popen(cmd, stdout=log.open('w'), stderr=subprocess.STDOUT)
     source = Source(context)
     try:
