@@ -37,7 +37,7 @@ from pi0_bringup.stack_spec import DRIVER, EXECUTOR, POLICY, SIMULATOR, robot_st
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import to_sec
-from pi0_common.qos import CHUNK_QOS, SENSOR_PUB_QOS, SENSOR_QOS
+from pi0_common.qos import CHUNK_QOS, POLICY_CHUNK_QOS, SENSOR_PUB_QOS, SENSOR_QOS
 from pi0_common.spin import NoAnswerError, call_service
 
 from .conftest import wait as wait_until
@@ -269,7 +269,7 @@ class FaultRelay(Node):
         super().__init__('pi0_fault_relay', context=context)
         self.forwarded = self.dropped = 0
         self.camera_mode = 'pass'
-        self.chunks = self.create_publisher(ActionChunk, 'fault/action_chunk', CHUNK_QOS)
+        self.chunks = self.create_publisher(ActionChunk, 'fault/action_chunk', POLICY_CHUNK_QOS)   # as the policy's
         self.create_subscription(ActionChunk, 'pi0/action_chunk', self._on_chunk, CHUNK_QOS)
         self.camera = self.create_publisher(Image, f'fault/{CAMERA_TOPIC}', SENSOR_PUB_QOS)
         self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS)
