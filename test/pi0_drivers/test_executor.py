@@ -5,20 +5,7 @@ from pi0_common.commands import MODE_ACTIVE, MODE_ESTOP, MODE_HOLD
 from pi0_common.embodiment import load_embodiment
 from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 
-DT = 0.05
-
-
-@pytest.fixture
-def emb():
-    return load_embodiment('ur5e')
-
-
-def make_executor(emb, **overrides):
-    cfg = dict(executed_steps=16, rate_hz=20.0, overrun_steps=4, lookahead_points=5, max_state_age=1e9)
-    cfg.update(overrides)
-    ex = ChunkExecutor(emb, ExecutorConfig(**cfg))
-    ex.update_measured(emb.home, 0.0)
-    return ex
+from .conftest import DT, make_executor
 
 
 def follow(ex, t):

@@ -6,25 +6,14 @@ import numpy as np
 import pytest
 
 from pi0_common.commands import MODE_ACTIVE, MODE_HOLD
-from pi0_common.embodiment import load_embodiment
-from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 
-DT = 0.05
+from .conftest import DT, make_executor
+
 STEPS = 16
 
 
-@pytest.fixture
-def emb():
-    return load_embodiment('ur5e')
-
-
-def make_executor(emb, hardware=False):
-    ex = ChunkExecutor(emb, ExecutorConfig(executed_steps=STEPS, rate_hz=20.0, overrun_steps=8, lookahead_points=5,
-                                           max_state_age=1e9, hardware=hardware))
-    ex.update_measured(emb.home, 0.0)
-    if hardware:
-        ex.resume(0.0)
-    return ex
+def executor(emb, hardware=False):
+    return make_executor(emb, executed_steps=STEPS, overrun_steps=8, hardware=hardware)
 
 
 def follow(ex, t):
@@ -52,7 +41,7 @@ def run_until_hold(ex, start, ticks=40):
 
 @pytest.mark.parametrize('hardware', [False, True])
 def test_after_the_policy_is_lost_only_the_committed_steps_run(emb, hardware):
-    ex = make_executor(emb, hardware)
+    ex = executor(emb, hardware)
     assert ex.offer_chunk(1, 1.0, DT, chunk(emb), now=1.0)[0]
     for k in range(5):
         assert follow(ex, 1.0 + k * DT).mode == MODE_ACTIVE
@@ -65,7 +54,7 @@ def test_after_the_policy_is_lost_only_the_committed_steps_run(emb, hardware):
 
 
 def test_in_simulation_chunks_go_on_once_the_policy_is_back(emb):
-    ex = make_executor(emb)
+    ex = executor(emb)
     assert ex.offer_chunk(1, 1.0, DT, chunk(emb), now=1.0)[0]
     ex.policy_lost(1.0, 'gone')
     run_until_hold(ex, 1.0)
@@ -77,7 +66,7 @@ def test_in_simulation_chunks_go_on_once_the_policy_is_back(emb):
 
 
 def test_on_hardware_nothing_moves_after_the_policy_is_back_until_resume(emb):
-    ex = make_executor(emb, hardware=True)
+    ex = executor(emb, hardware=True)
     assert ex.offer_chunk(1, 1.0, DT, chunk(emb), now=1.0)[0]
     ex.policy_lost(1.0, 'gone')
     run_until_hold(ex, 1.0)
@@ -93,13 +82,13 @@ def test_on_hardware_nothing_moves_after_the_policy_is_back_until_resume(emb):
 
 
 def test_a_policy_lost_while_waiting_pauses_an_armed_robot(emb):
-    ex = make_executor(emb, hardware=True)
+    ex = executor(emb, hardware=True)
     ex.policy_lost(1.0, 'gone')
     assert follow(ex, 1.0).mode == MODE_HOLD and ex.state == 'paused'
 
 
 def test_a_policy_that_is_alive_changes_nothing(emb):
-    ex = make_executor(emb)
+    ex = executor(emb)
     assert ex.offer_chunk(1, 1.0, DT, chunk(emb), now=1.0)[0]
     ex.policy_back()                          # a liveliness event without a loss before it
     active, hold = run_until_hold(ex, 1.0)

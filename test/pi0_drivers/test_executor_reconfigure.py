@@ -5,23 +5,13 @@ import numpy as np
 import pytest
 
 from pi0_common.commands import MODE_ACTIVE
-from pi0_common.embodiment import load_embodiment
-from pi0_drivers.executor import ChunkExecutor, ExecutorConfig
 
-DT = 0.05
-
-
-@pytest.fixture
-def emb():
-    return load_embodiment('ur5e')
+from .conftest import DT, make_executor
 
 
 def running_executor(emb, **overrides):
     """An executor following a chunk that moves the first joint fast (its velocity limit is the bound)."""
-    cfg = dict(executed_steps=16, rate_hz=20.0, overrun_steps=30, lookahead_points=5, max_state_age=1e9)
-    cfg.update(overrides)
-    ex = ChunkExecutor(emb, ExecutorConfig(**cfg))
-    ex.update_measured(emb.home, 0.0)
+    ex = make_executor(emb, **{'overrun_steps': 30, **overrides})
     actions = np.tile(emb.home, (50, 1))
     actions[:, 0] += 0.5 * np.arange(50)          # far beyond any velocity limit: the limiter decides
     assert ex.offer_chunk(1, 0.0, DT, actions, now=0.0)[0]
