@@ -9,11 +9,16 @@ Subscribes / serves  each arm's and base's controller interface as the embodimen
 Publishes            joint states (or ARX RobotStatus), odometry and camera images as the robot's
                      drivers do; sim/task_state (pi0_msgs/SimTaskState: the task's objects, tool tips
                      and what has been reached; reliable, latched); /diagnostics
+                     with physics aloha_mujoco also sim/reward (std_msgs/Float64MultiArray, reliable,
+                     latched, at the state rate: ros_messages.REWARD_FIELDS)
 Services             sim/reset (pi0_msgs/ResetSimulation): start pose, a new task layout
 
 Simulation-only controls and judgements are ROS interfaces of this node, so tools (evaluation,
 demonstration collection, the demo) work against any running stack and never reach into the
 simulator. The world steps on a wall-clock timer (the stack runs in real time).
+
+The world is the kinematic SimWorld (parameter physics: kinematic, any embodiment) or, for trossen_bimanual
+only, AlohaPhysicsWorld (physics: aloha_mujoco): gym-aloha's MuJoCo scene and task (aloha_task).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pi0_msgs.srv import ResetSimulation
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Float64, Float64MultiArray
 
 from pi0_common.embodiment import load_embodiment
 from pi0_common.messages import to_time_msg
@@ -42,6 +47,11 @@ from pi0_sim.world import SimWorld
 
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
+    Param('physics', 'kinematic', 'kinematic: the kinematic world of any embodiment; aloha_mujoco: gym-aloha\'s '
+          'MuJoCo scene and task rules (trossen_bimanual only; publishes sim/reward).',
+          one_of('kinematic', 'aloha_mujoco')),
+    Param('aloha_task', 'transfer_cube', 'The gym-aloha task of physics aloha_mujoco.',
+          one_of('transfer_cube', 'insertion')),
     Param('seed', 0, 'Seed of the task layouts (and start poses); sim/reset with a seed reseeds.'),
     Param('start_spread', 0.0, 'Every reset starts the arm joints up to this far from home (rad, uniform, '
           'seeded); 0 starts at home. May be changed at run time.', in_range(0.0, 1.0), read_only=False),
@@ -64,7 +74,7 @@ class SimulatorNode(Node):
         p = self.params = declare_all(self, PARAMETERS)
         emb = self.embodiment = load_embodiment(p.embodiment)
         self.lock = threading.Lock()            # the world: stepped, rendered and commanded from callbacks
-        self.world = SimWorld(emb, seed=p.seed, start_time=self.now(), start_spread=p.start_spread)
+        self.world = self._make_world(emb, p)
         self.episode = 0
         self.endpoints = []
         for arm in emb.arms:
@@ -90,6 +100,8 @@ class SimulatorNode(Node):
                              for arm in emb.arms if arm.speed_scaling_topic]
         self.world.set_speed_scaling(p.speed_scaling / 100.0)
         self.task_pub = self.create_publisher(SimTaskState, 'sim/task_state', LATCHED_QOS)
+        self.reward_pub = (self.create_publisher(Float64MultiArray, 'sim/reward', LATCHED_QOS)
+                           if p.physics == 'aloha_mujoco' else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_service(ResetSimulation, 'sim/reset', self._on_reset)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -100,8 +112,16 @@ class SimulatorNode(Node):
         self.create_timer(1.0 / p.task_state_rate_hz, self._publish_task_state)
         self.create_timer(1.0, self._publish_diagnostics)
         self._publish_task_state()
-        self.get_logger().info(f'{emb.name}: simulated robot, {len(self.cameras)} camera(s) at {p.camera_rate_hz:g} '
-                               f'Hz, state at {p.state_rate_hz:g} Hz, seed {p.seed}')
+        self.get_logger().info(f'{emb.name}: simulated robot ({p.physics} physics), {len(self.cameras)} camera(s) at '
+                               f'{p.camera_rate_hz:g} Hz, state at {p.state_rate_hz:g} Hz, seed {p.seed}')
+
+    def _make_world(self, emb, p):
+        if p.physics == 'kinematic':
+            return SimWorld(emb, seed=p.seed, start_time=self.now(), start_spread=p.start_spread)
+        # imports MuJoCo (and sets MUJOCO_GL): only when asked for
+        from pi0_sim.aloha_physics import AlohaPhysicsWorld
+        return AlohaPhysicsWorld(emb, task=p.aloha_task, seed=p.seed, start_time=self.now(),
+                                 start_spread=p.start_spread)
 
     def _endpoint(self, registry, spec, config):
         driver = config.get('driver')
@@ -150,6 +170,7 @@ class SimulatorNode(Node):
             self.world.step(now)
             states = {t: self.world.joint_state(t) for t in self.embodiment.joint_state_topics}
             odom = self.world.odometry() if self.odom_pub is not None else None
+            reward = ros_messages.reward(self.world) if self.reward_pub is not None else None
             self.steps += 1
         stamp = to_time_msg(now)
         for endpoint in self.state_endpoints:
@@ -160,6 +181,8 @@ class SimulatorNode(Node):
             self.odom_pub.publish(ros_messages.odometry(odom, stamp))
         for pub in self.scaling_pubs:
             pub.publish(Float64(data=float(self.params.speed_scaling)))
+        if reward is not None:
+            self.reward_pub.publish(reward)
 
     def _on_render(self) -> None:
         t0 = time.perf_counter()
@@ -194,6 +217,13 @@ class SimulatorNode(Node):
                 KeyValue(key='commands_received', value=str(received)),
                 KeyValue(key='episode', value=str(self.episode))]))
         self.diag_pub.publish(diag)
+
+    def destroy_node(self):
+        close = getattr(self.world, 'close', None)     # the ALOHA physics frees its rendering contexts
+        if close is not None:
+            with self.lock:
+                close()
+        super().destroy_node()
 
 
 def main(args=None):
