@@ -3,11 +3,15 @@ throughput with 1, 2, 4 and 8 concurrent clients.
 
     python benchmarks/serve_roundtrip.py                          # CPU, random pi0_tiny, 3 cameras at 224²
     python benchmarks/serve_roundtrip.py --device cuda --checkpoint random:pi0_small --seconds 20
+    python benchmarks/serve_roundtrip.py --stub-network --round-trips 500     # the overhead alone
 
 The server runs in this process on its own event loop and thread (pi0_policy.serve.server.ServerThread);
 clients are openpi-client's WebsocketClientPolicy when installed (else pi0_policy's own client), one
 thread each. Overhead = client round trip - the server's network time (infer_ms), so it holds the wire
-(serialise, send, receive, parse), image preparation (resize to the model size) and queueing.
+(serialise, send, receive, parse), image preparation (resize to the model size) and queueing. On a CPU the
+model's threads share the cores with client and server, which can inflate that overhead; ``--stub-network``
+replaces the network call by zeros (the rest of the server is unchanged) to measure the overhead alone,
+and then skips the throughput runs.
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ def make_client(port: int):
         return client, "pi0_policy client"
 
 
+def hang_up(client) -> None:
+    """Close a client's connection once its run is over (the batcher would count one left idle as a
+    possible asker for its first ``active_s`` seconds)."""
+    if hasattr(client, "close"):
+        client.close()
+    else:
+        client._ws.close()      # openpi-client 0.1.2 has no close()
+
+
 def serialisation(rng, repeats: int) -> None:
     obs = aloha_obs(rng)
     t0 = time.perf_counter()
@@ -61,6 +74,15 @@ def serialisation(rng, repeats: int) -> None:
           f"unpack {1e3 * (t2 - t1) / repeats:.3f} ms")
 
 
+def stub_network(policy: ConventionPolicy) -> None:
+    """The network call answers zeros at once: every millisecond of a round trip is then overhead."""
+    def run(batch, noise=None, guidance=None):
+        zeros = np.zeros((policy.horizon, policy.action_dim), np.float32)
+        return [policy.actions_from_model(zeros, p.adapted_state) for p in batch]
+
+    policy.run = run
+
+
 def round_trips(port: int, rng, count: int) -> None:
     client, kind = make_client(port)
     obs = aloha_obs(rng)
@@ -72,6 +94,7 @@ def round_trips(port: int, rng, count: int) -> None:
         total.append(1e3 * (time.perf_counter() - t0))
         infer.append(reply["server_timing"]["infer_ms"])
         handle.append(reply["server_timing"]["handle_ms"])
+    hang_up(client)
     over = [t - i for t, i in zip(total, infer, strict=True)]
     print(f"one client ({kind}), {count} round trips: total median {statistics.median(total):.2f} ms, "
           f"inference {statistics.median(infer):.2f} ms, overhead median {statistics.median(over):.2f} ms "
@@ -103,6 +126,8 @@ def throughput(port: int, server: PolicyServer, clients: int, seconds: float) ->
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
+    for c in conns:
+        hang_up(c)
     batches = server.batcher.batches[before:]
     mean_batch = np.mean([n for n, _ in batches]) if batches else 0.0
     print(f"{clients} client(s): {sum(counts) / elapsed:7.1f} chunks/s, latency median "
@@ -120,6 +145,8 @@ def main() -> None:
     p.add_argument("--round-trips", type=int, default=50)
     p.add_argument("--seconds", type=float, default=10.0, help="per throughput measurement")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = default")
+    p.add_argument("--stub-network", action="store_true",
+                   help="zeros instead of the network call: the overhead without the model (no throughput runs)")
     p.add_argument("--image-size", type=int, default=224,
                    help="the random model's image size (224 = π₀'s: camera images need no resize)")
     args = p.parse_args()
@@ -134,14 +161,17 @@ def main() -> None:
         plain = Pi0Policy(Pi0Model(config).to(args.device), policy.policy.tokenizer, None)
         policy = ConventionPolicy(plain, policy.conv, random_convention_stats(policy.conv, emb))
     policy.warmup()
+    if args.stub_network:
+        stub_network(policy)
     server = PolicyServer(policy, metadata_for(policy, args.checkpoint, emb.name),
                           Batcher(policy, (1, 2, 4, 8), args.window_ms / 1e3, seed=0), host="127.0.0.1", port=0)
     thread = ServerThread(server)
     port = thread.start()
-    print(f"{policy.describe()} on {args.device}, batch window {args.window_ms:g} ms")
+    stub = "; network STUBBED (zeros, no model)" if args.stub_network else ""
+    print(f"{policy.describe()} on {args.device}, batch window {args.window_ms:g} ms{stub}")
     try:
         round_trips(port, rng, args.round_trips)
-        for clients in (1, 2, 4, 8):
+        for clients in () if args.stub_network else (1, 2, 4, 8):
             throughput(port, server, clients, args.seconds)
     finally:
         thread.stop()

@@ -3,12 +3,14 @@ random pi0_tiny weights behind openpi's ALOHA and DROID conventions."""
 
 import os
 import threading
+import time
 import urllib.request
 
 import numpy as np
 import pytest
 
 from pi0_common.embodiment import load_embodiment
+from pi0_policy.convention_policy import Sample
 from pi0_policy.serve import wire
 from pi0_policy.serve.batcher import Batcher, padded_size
 from pi0_policy.serve.loading import load_serving_policy
@@ -23,12 +25,11 @@ else:
     from openpi_client import msgpack_numpy
 
 
-def start(checkpoint, embodiment, conventions, window_s=0.005):
+def start(checkpoint, embodiment, conventions, window_s=0.005, **batcher_args):
     emb = load_embodiment(embodiment)
     policy = load_serving_policy(checkpoint, emb, conventions)
-    server = PolicyServer(policy, metadata_for(policy, checkpoint, emb.name), Batcher(policy, (1, 2, 4, 8), window_s,
-                                                                                          seed=0),
-                          host="127.0.0.1", port=0)
+    batcher = Batcher(policy, (1, 2, 4, 8), window_s, seed=0, **batcher_args)
+    server = PolicyServer(policy, metadata_for(policy, checkpoint, emb.name), batcher, host="127.0.0.1", port=0)
     thread = ServerThread(server)
     return server, thread, thread.start()
 
@@ -99,6 +100,33 @@ def test_a_malformed_observation_gets_an_error_and_the_server_goes_on(aloha):
     assert server.errors >= 3
 
 
+def test_served_actions_are_the_policys_bit_for_bit():
+    """Whatever the server does to save time (views instead of copies, ...), a reply is what the policy
+    computes in process for the same observation and noise, bit for bit: at 224² (resized to the
+    model's size) and at the model's own size (no resize), uint8 and float images."""
+    server, thread, port = start("random:pi0_tiny", "trossen_bimanual", "pi0_aloha_towel")
+    try:
+        policy, client = server.policy, websocket_client_policy.WebsocketClientPolicy("127.0.0.1", port)
+        rng, noise_rng = np.random.default_rng(5), np.random.default_rng(0)     # the batcher's seed
+        size = policy.config.image_size
+        for shape, as_float in (((3, 224, 224), False), ((3, size, size), False), ((3, size, size), True)):
+            images = {c: rng.integers(256, size=shape, dtype=np.uint8)
+                      for c in ("cam_high", "cam_left_wrist", "cam_right_wrist")}
+            if as_float:
+                images = {c: (im / 255).astype(np.float32) for c, im in images.items()}
+            obs = {"state": rng.normal(size=14), "prompt": "fold the towel", "images": images}
+            reply = client.infer(obs)
+            noise = noise_rng.standard_normal((1, policy.horizon, policy.action_dim)).astype(np.float32)
+            hwc = {s: np.ascontiguousarray(np.moveaxis(images[policy.conv.cameras[s]], 0, -1))
+                   for s in policy.camera_slots}
+            if as_float:
+                hwc = {s: (255 * im).astype(np.uint8) for s, im in hwc.items()}     # openpi's reading of floats
+            (chunk,), _ = policy.infer_data([Sample(obs["state"], hwc, obs["prompt"])], noise)
+            assert reply["actions"].tobytes() == chunk.astype(np.float32).tobytes(), (shape, as_float)
+    finally:
+        thread.stop()
+
+
 def test_healthz(aloha):
     _, port = aloha
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
@@ -126,6 +154,27 @@ def test_concurrent_clients_are_batched_and_padded(aloha):
     assert any(n > 1 for n, _ in batches), batches           # a 50 ms window gathers them
     assert all(size in (1, 2, 4, 8) and size >= n for n, size in batches)
     assert max(r["server_timing"]["batch_size"] for r in results) > 1
+
+
+def test_a_connected_but_idle_client_makes_nobody_wait_for_the_window():
+    active_s = 3.0
+    server, thread, port = start("random:pi0_tiny", "trossen_bimanual", "pi0_aloha_towel", window_s=0.05,
+                                 active_s=active_s)
+    try:
+        idle, busy = (websocket_client_policy.WebsocketClientPolicy("127.0.0.1", port) for _ in range(2))
+        rng = np.random.default_rng(3)
+        idle.infer(aloha_example(rng))
+        waited = server.batcher.windows_waited
+        busy.infer(aloha_example(rng))      # the other client asked a moment ago: it may ask again, so wait
+        assert server.batcher.windows_waited == waited + 1
+        time.sleep(active_s + 0.5)          # the other client stays connected and silent (a paused robot)
+        waited = server.batcher.windows_waited
+        for _ in range(2):
+            busy.infer(aloha_example(rng))
+        assert server.batcher.windows_waited == waited
+        assert (server.batcher.clients, server.batcher.active_clients()) == (2, 1)
+    finally:
+        thread.stop()
 
 
 def test_padded_sizes():

@@ -29,6 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtype", default=None, choices=(None, "float32", "bfloat16"))
     p.add_argument("--batch-window-ms", type=float, default=5.0,
                    help="requests arriving this soon after the first join its batch")
+    p.add_argument("--active-s", type=float, default=2.0,
+                   help="a client that asked within this many seconds may ask again: worth the window")
     p.add_argument("--batch-sizes", default="1,2,4,8", help="fixed batch sizes a batch is padded to")
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads; 0 = torch default")
     p.add_argument("--seed", type=int, default=None, help="noise seed")
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
         emb = load_embodiment(args.embodiment)
         policy = load_serving_policy(args.checkpoint, emb, args.conventions, args.asset_id, args.device, args.dtype)
         sizes = tuple(int(s) for s in args.batch_sizes.split(",") if s.strip())
-        batcher = Batcher(policy, sizes, args.batch_window_ms / 1e3, args.seed)
+        batcher = Batcher(policy, sizes, args.batch_window_ms / 1e3, args.seed, args.active_s)
     except (PolicyLoadError, ValueError, FileNotFoundError) as e:
         print(f"pi0_policy.serve: {e}", file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
 """Batches requests from several clients into one network call.
 
 The first waiting request opens a window (``window_s``); requests arriving in it join the batch, up to
-the largest batch size. While only one client is connected nothing waits: a lone client never pays the
-window. The batch is padded to the next of a few fixed sizes by repeating its last sample, so that a
-compiled model sees only those shapes. One network call runs at a time, on a worker thread.
+the largest batch size. The window is only waited for while another client could still ask: one that
+is connected and asked (or connected) within the last ``active_s`` seconds. A lone client never pays
+the window, nor does one whose peers are connected but idle (a paused robot). The batch is padded to
+the next of a few fixed sizes by repeating its last sample, so that a compiled model sees only those
+shapes. One network call runs at a time, on a worker thread.
 """
 
 from __future__ import annotations
@@ -35,26 +37,48 @@ def padded_size(n: int, sizes: tuple[int, ...]) -> int:
 
 class Batcher:
     def __init__(self, policy: ConventionPolicy, batch_sizes: tuple[int, ...] = (1, 2, 4, 8),
-                 window_s: float = 0.005, seed: int | None = None):
+                 window_s: float = 0.005, seed: int | None = None, active_s: float = 2.0):
         sizes = tuple(sorted(set(int(s) for s in batch_sizes)))
         if not sizes or sizes[0] < 1:
             raise ValueError(f"batch sizes must be positive integers, got {batch_sizes}")
         if window_s < 0:
             raise ValueError(f"the batch window must be >= 0 s, got {window_s}")
-        self.policy, self.sizes, self.window_s = policy, sizes, window_s
+        self.policy, self.sizes, self.window_s, self.active_s = policy, sizes, window_s, active_s
         self.rng = np.random.default_rng(seed)
-        self.clients = 0                # connected clients, kept by the server
+        self._last_ask: dict[object, float] = {}     # connected client -> when it last asked (perf_counter)
         self.batches: list[tuple[int, int]] = []    # (requests, padded size) of recent batches
+        self.windows_waited = 0         # batches that waited for another client's request
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pi0_serve_model")
 
-    async def submit(self, prepared: Prepared) -> tuple[np.ndarray, dict[str, float]]:
-        """Queue one sample; returns its data-space chunk and timing (queue_ms, infer_ms, batch_size)."""
+    def connected(self, client: object) -> None:
+        """A client connected (the server calls it; ``client``: any hashable key of the connection). It
+        counts as active from now: a client that just connected is about to ask."""
+        self._last_ask[client] = time.perf_counter()
+
+    def disconnected(self, client: object) -> None:
+        self._last_ask.pop(client, None)
+
+    @property
+    def clients(self) -> int:
+        """Connected clients."""
+        return len(self._last_ask)
+
+    def active_clients(self) -> int:
+        """Connected clients that asked within the last ``active_s`` seconds."""
+        since = time.perf_counter() - self.active_s
+        return sum(t >= since for t in self._last_ask.values())
+
+    async def submit(self, prepared: Prepared, client: object = None) -> tuple[np.ndarray, dict[str, float]]:
+        """Queue one sample of ``client``; returns its data-space chunk and timing (queue_ms, infer_ms,
+        batch_size)."""
         if self._queue is None:
             raise RuntimeError("Batcher.run() is not running")
-        future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(prepared, future))
-        return await future
+        request = _Request(prepared, asyncio.get_running_loop().create_future())
+        if client in self._last_ask:
+            self._last_ask[client] = request.queued
+        await self._queue.put(request)
+        return await request.future
 
     async def run(self) -> None:
         """Serve the queue until cancelled."""
@@ -89,8 +113,9 @@ class Batcher:
                 batch.append(self._queue.get_nowait())
                 continue
             remaining = deadline - loop.time()
-            if remaining <= 0 or len(batch) >= self.clients:
-                break               # nobody else could be asking, or the window is over
+            if remaining <= 0 or len(batch) >= self.active_clients():
+                break               # no other active client could be asking, or the window is over
+            self.windows_waited += len(batch) == 1
             try:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))
             except TimeoutError:

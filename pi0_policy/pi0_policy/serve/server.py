@@ -57,7 +57,7 @@ class PolicyServer:
             self.batcher.close()
 
     async def _handle(self, ws: ServerConnection) -> None:
-        self.batcher.clients += 1
+        self.batcher.connected(ws)
         loop = asyncio.get_running_loop()
         try:
             await ws.send(wire.pack(self.metadata))
@@ -76,7 +76,7 @@ class PolicyServer:
                     await ws.send(f"{ERROR_PREFIX}malformed observation: {e}")
                     continue
                 try:
-                    chunk, timing = await self.batcher.submit(prepared)
+                    chunk, timing = await self.batcher.submit(prepared, ws)
                 except Exception as e:  # noqa: BLE001 - the client hears of it, the server goes on
                     self.errors += 1
                     log.exception("inference failed")
@@ -95,7 +95,7 @@ class PolicyServer:
         except websockets.ConnectionClosed:
             pass
         finally:
-            self.batcher.clients -= 1
+            self.batcher.disconnected(ws)
 
 
 def metadata_for(policy: ConventionPolicy, checkpoint: str, embodiment: str) -> dict:
