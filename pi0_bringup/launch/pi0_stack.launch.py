@@ -12,6 +12,8 @@ Arguments:
     params_file  parameters, one block per node (default: pi0_bringup/config/<embodiment>.yaml)
     switching    chunk switching mode: replace, crossfade, rtc, ensemble; empty keeps the params file
     conventions  a checkpoint's conventions (preset, file or auto); the executor takes its rate and steps
+    clock        wall or lockstep (sim only: the simulator owns time, the others run on /clock)
+    physics      kinematic or aloha_mujoco (sim only; trossen_bimanual: gym-aloha's MuJoCo scene)
     log_level    ROS log level of the nodes
 
 A node that exits with an error stops the whole stack (see _nodes).
@@ -35,6 +37,10 @@ ARGUMENTS = [
     ('switching', '', 'Chunk switching mode (replace, crossfade, rtc, ensemble); empty keeps the params file.'),
     ('conventions', '', "A checkpoint's conventions: an openpi preset (pi0_droid, pi0_aloha_towel, ...), a "
      'pi0_conventions.yaml or auto; also sets the executor to the rate and steps it was trained for.'),
+    ('clock', '', 'wall or lockstep (with sim:=true): in lock-step the simulator owns time and advances a control '
+     'tick once its command has come and no chunk request is outstanding; empty keeps the params file (wall).'),
+    ('physics', '', 'Simulator physics: kinematic, or aloha_mujoco for trossen_bimanual (gym-aloha); empty keeps '
+     'the params file (kinematic).'),
     ('log_level', 'info', 'Log level of the nodes.'),
 ]
 
@@ -43,7 +49,8 @@ def _nodes(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     specs = robot_stack(arg['embodiment'], sim=truthy(arg['sim']), checkpoint=arg['checkpoint'],
                         instruction=arg['instruction'], namespace=arg['namespace'], params_file=arg['params_file'],
-                        switching=arg['switching'], conventions=arg['conventions'])
+                        switching=arg['switching'], conventions=arg['conventions'], clock=arg['clock'],
+                        physics=arg['physics'])
     # The resolved parameters go in as one dict per node, exactly what the process runner writes to its
     # per-node params file, so both ways of starting the stack give every node the same values.
     nodes = [Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace,

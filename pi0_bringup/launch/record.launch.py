@@ -27,6 +27,8 @@ Arguments:
     namespace         namespace of every node
     params_file       parameters, one block per node; empty: pi0_bringup/config/<embodiment>.yaml if it exists
     disk_floor_mb     free space (MiB) below which recording stops cleanly
+    clock             wall or lockstep (sim only: the simulator owns time, the others run on /clock)
+    physics           kinematic or aloha_mujoco (sim only; trossen_bimanual: gym-aloha's MuJoCo scene)
     log_level         ROS log level of the nodes
 """
 
@@ -51,6 +53,10 @@ ARGUMENTS = [
     ('namespace', '', 'Namespace of every node.', None),
     ('params_file', '', 'Parameter file; empty = pi0_bringup/config/<embodiment>.yaml when it exists.', None),
     ('disk_floor_mb', '1024.0', 'Free space (MiB) below which the running episode stops cleanly.', None),
+    ('clock', '', 'wall or lockstep (with sim:=true: the simulator owns time, the other nodes run on /clock); '
+                  'empty keeps the params file (wall).', ['', 'wall', 'lockstep']),
+    ('physics', '', 'Simulator physics: kinematic, or aloha_mujoco for trossen_bimanual; empty keeps the params '
+                    'file (kinematic).', ['', 'kinematic', 'aloha_mujoco']),
     ('log_level', 'info', 'Log level of the nodes.', None),
 ]
 
@@ -60,7 +66,7 @@ def _nodes(context):
     specs = recording_stack(arg['embodiment'], output_dir=arg['output_dir'], camera_transport=arg['camera_transport'],
                             teleop=arg['teleop'], sim=arg['sim'] == 'true', driver=arg['driver'],
                             namespace=arg['namespace'], params_file=arg['params_file'],
-                            disk_floor_mb=float(arg['disk_floor_mb']))
+                            disk_floor_mb=float(arg['disk_floor_mb']), clock=arg['clock'], physics=arg['physics'])
     actions = []
     for s in specs:
         node = Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace,

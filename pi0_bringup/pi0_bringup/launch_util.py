@@ -10,7 +10,7 @@ from launch_ros.substitutions import FindPackageShare
 
 def include_stack(embodiment: str) -> LaunchDescription:
     """pi0_stack.launch.py for one robot; the stack's arguments (sim, checkpoint, instruction, namespace,
-    params_file, switching, conventions, log_level) pass through from the command line."""
+    params_file, switching, conventions, clock, physics, log_level) pass through from the command line."""
     stack = PathJoinSubstitution([FindPackageShare('pi0_bringup'), 'launch', 'pi0_stack.launch.py'])
     return LaunchDescription([
         IncludeLaunchDescription(PythonLaunchDescriptionSource(stack),

@@ -146,13 +146,17 @@ def _check_overrides(overrides: dict, names: list[str]) -> None:
 # -- the stacks --------------------------------------------------------------------------------------
 def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '', instruction: str = '',
                 namespace: str = '', params_file: str | Path = '', switching: str = '', conventions: str = '',
+                clock: str = '', physics: str = '',
                 overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
     """pi0_stack.launch.py: policy, chunk executor and robot driver, plus the simulator when ``sim``.
     Empty strings keep the params file's value; the defaults are those of the launch arguments.
 
     ``conventions`` (a preset such as pi0_droid, a pi0_conventions.yaml, or auto = the checkpoint's own)
     goes to the policy, and the control rate and executed steps the checkpoint was trained for go to the
-    executor: pi0_droid's 10-step chunks at 15 Hz would not fill the Franka's 16 executed steps at 20 Hz."""
+    executor: pi0_droid's 10-step chunks at 15 Hz would not fill the Franka's 16 executed steps at 20 Hz.
+
+    ``clock`` (wall or lockstep) and ``physics`` (kinematic or aloha_mujoco) go to the simulator; see
+    with_clock for what lock-step means for the other nodes."""
     path = Path(params_file) if params_file else default_params_file(embodiment)
     if not path.is_file() and params_file:
         raise FileNotFoundError(f'params_file {path} does not exist')
@@ -177,17 +181,48 @@ def robot_stack(embodiment: str = 'ur5e', sim: bool = False, checkpoint: str = '
         executor.update(timing)
         policy.update(timing)            # the policy checks the checkpoint against what the executor runs
     # The simulator first (the robot's state flows), the policy last (loading and warm-up take a while).
-    wanted = ([(SIMULATOR, {'embodiment': embodiment})] if sim else []) + [
+    simulator = simulator_values(embodiment, sim, clock, physics)       # checked even without sim
+    wanted = ([(SIMULATOR, simulator)] if sim else []) + [
         (DRIVER, {'embodiment': embodiment}), (EXECUTOR, executor), (POLICY, policy)]
     overrides = overrides or {}
     _check_overrides(overrides, [name for name, _ in wanted] + [MANAGER])
-    specs = [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+    specs = with_clock([_spec(name, data, namespace, values, overrides) for name, values in wanted])
     # The lifecycle manager configures the managed nodes in that order and activates them; an executor
     # that drives hardware (its resolved parameter) stays inactive, disarmed: activating it is arming.
     managed = [DRIVER, EXECUTOR, POLICY]
     hardware = next(s for s in specs if s.name == EXECUTOR).parameters.get('hardware', True)
     manager = manager_parameters(managed, [DRIVER, POLICY] if hardware else managed)
     return specs + [_spec(MANAGER, data, namespace, manager, overrides)]
+
+
+def simulator_values(embodiment: str, sim: bool, clock: str, physics: str) -> dict[str, Any]:
+    """The simulator's launch values; empty strings keep the params file's."""
+    if clock not in ('', 'wall', 'lockstep'):
+        raise ValueError(f"clock must be wall or lockstep, not {clock!r}")
+    if not sim and (clock == 'lockstep' or physics):
+        raise ValueError('clock:=lockstep and physics:= are simulator settings: they need sim:=true')
+    values: dict[str, Any] = {'embodiment': embodiment}
+    if clock:
+        values['clock'] = clock
+    if physics:
+        values['physics'] = physics
+    return values
+
+
+def with_clock(specs: list[NodeSpec]) -> list[NodeSpec]:
+    """A simulator in lock-step (its resolved ``clock`` parameter) owns time: every other node of the stack
+    runs on /clock (use_sim_time), and the simulator ticks at the rate the executor runs at. The lifecycle
+    manager is the exception: its retries are for processes starting up, in wall time."""
+    sim = next((s for s in specs if s.name == SIMULATOR), None)
+    if sim is None or sim.parameters.get('clock', 'wall') != 'lockstep':
+        return specs
+    executor = next((s for s in specs if s.name == EXECUTOR), None)
+    if executor is not None and 'lockstep_rate_hz' not in sim.parameters:
+        sim.parameters['lockstep_rate_hz'] = float(executor.parameters.get('rate_hz', 0.0))
+    for spec in specs:
+        if spec.name not in (SIMULATOR, MANAGER):
+            spec.parameters['use_sim_time'] = True
+    return specs
 
 
 def conventions_timing(conventions: str, checkpoint: str) -> dict[str, Any]:
@@ -202,7 +237,7 @@ def conventions_timing(conventions: str, checkpoint: str) -> dict[str, Any]:
 
 def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_transport: str = 'raw',
                     teleop: str = 'none', sim: bool = False, driver: str = 'auto', namespace: str = '',
-                    params_file: str | Path = '', disk_floor_mb: float = 1024.0,
+                    params_file: str | Path = '', disk_floor_mb: float = 1024.0, clock: str = '', physics: str = '',
                     overrides: dict[str, dict[str, Any]] | None = None) -> list[NodeSpec]:
     """record.launch.py: the recorder; a teleop source (leader arms, a Twist base, or the scripted expert
     in simulation); the robot driver (driver: auto = when simulated or teleoperated); the simulator."""
@@ -216,8 +251,9 @@ def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_trans
     # Recording works for robots that have no stack configuration too: then only the arguments count.
     data = load_params_file(path) if params_file or path.is_file() else {}
     wanted = []
+    simulator = simulator_values(embodiment, sim, clock, physics)       # checked even without sim
     if sim:
-        wanted.append((SIMULATOR, {'embodiment': embodiment, 'camera_transport': camera_transport}))
+        wanted.append((SIMULATOR, {**simulator, 'camera_transport': camera_transport}))
     has_driver = driver == 'true' or (driver == 'auto' and (sim or teleop != 'none'))
     if has_driver:
         wanted.append((DRIVER, {'embodiment': embodiment}))
@@ -232,7 +268,7 @@ def recording_stack(embodiment: str = 'ur5e', output_dir: str = '', camera_trans
         wanted.append((MANAGER, manager_parameters([DRIVER], [DRIVER])))
     overrides = overrides or {}
     _check_overrides(overrides, [name for name, _ in wanted])
-    return [_spec(name, data, namespace, values, overrides) for name, values in wanted]
+    return with_clock([_spec(name, data, namespace, values, overrides) for name, values in wanted])
 
 
 def manager_parameters(managed: list[str], activate: list[str]) -> dict[str, Any]:

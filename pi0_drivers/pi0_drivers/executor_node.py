@@ -310,8 +310,10 @@ class ChunkExecutorNode(LifecycleNode):
     def _on_tick(self) -> None:
         if not self.active:
             return
-        self.tick_stats.add(time.monotonic())
         now = self.now()
+        # Jitter is measured on the clock the ticks run on: on simulated time (a lock-step simulator) the
+        # wall-clock intervals say how fast the simulation runs, not whether a tick came late.
+        self.tick_stats.add(now if self.get_clock().ros_time_is_active else time.monotonic())
         # Ask only when a policy listens: a request nobody hears would wait for request_timeout.
         listening = self.request_pub.get_subscription_count() > 0
         with self.lock:

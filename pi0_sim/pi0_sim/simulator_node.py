@@ -11,11 +11,19 @@ Publishes            joint states (or ARX RobotStatus), odometry and camera imag
                      and what has been reached; reliable, latched); /diagnostics
                      with physics aloha_mujoco also sim/reward (std_msgs/Float64MultiArray, reliable,
                      latched, at the state rate: ros_messages.REWARD_FIELDS)
+                     with clock lockstep also /clock (rosgraph_msgs/Clock)
 Services             sim/reset (pi0_msgs/ResetSimulation): start pose, a new task layout
 
 Simulation-only controls and judgements are ROS interfaces of this node, so tools (evaluation,
 demonstration collection, the demo) work against any running stack and never reach into the
-simulator. The world steps on a wall-clock timer (the stack runs in real time).
+simulator.
+
+Time: with clock wall (the default) the world steps on wall-clock timers and the stack runs in real
+time. With clock lockstep the simulator owns time: it publishes /clock (every other node of the stack
+runs with use_sim_time) and advances one control tick at a time, after that tick's command
+(pi0/command, and the robot command the driver makes of it) and never while a chunk request is
+outstanding (pi0/chunk_request answered on pi0/action_chunk): see pi0_sim/lockstep.py. Each tick then
+publishes the joint states, the camera frames that are due, the task state and reward, and /clock last.
 
 The world is the kinematic SimWorld (parameter physics: kinematic, any embodiment) or, for trossen_bimanual
 only, AlohaPhysicsWorld (physics: aloha_mujoco): gym-aloha's MuJoCo scene and task (aloha_task).
@@ -28,20 +36,24 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
-from pi0_msgs.msg import SimTaskState
+from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand, SimTaskState
 from pi0_msgs.srv import ResetSimulation
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
+from pi0_common.commands import MODE_ACTIVE
 from pi0_common.embodiment import load_embodiment
-from pi0_common.messages import to_time_msg
-from pi0_common.params import Param, declare_all, in_range, one_of, positive, refusal
-from pi0_common.qos import LATCHED_QOS, SENSOR_PUB_QOS
+from pi0_common.messages import to_sec, to_time_msg
+from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive, refusal
+from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_PUB_QOS
 from pi0_common.spin import run_node
 from pi0_sim import ros_messages
 from pi0_sim.endpoints import ARM_ENDPOINTS, BASE_ENDPOINTS
+from pi0_sim.lockstep import LockstepClock
 from pi0_sim.spec import SimConfigError
 from pi0_sim.world import SimWorld
 
@@ -52,6 +64,15 @@ PARAMETERS = [
           one_of('kinematic', 'aloha_mujoco')),
     Param('aloha_task', 'transfer_cube', 'The gym-aloha task of physics aloha_mujoco.',
           one_of('transfer_cube', 'insertion')),
+    Param('clock', 'wall', 'wall: the world steps in real time; lockstep: the simulator publishes /clock and '
+          'advances one control tick once that tick\'s command has come and no chunk request is outstanding '
+          '(run the other nodes with use_sim_time).', one_of('wall', 'lockstep')),
+    Param('lockstep_rate_hz', 0.0, 'Lock-step ticks per simulated second: the rate of whatever commands the robot '
+          '(the executor\'s rate_hz); 0 = the embodiment\'s control rate.', non_negative),
+    Param('lockstep_command_timeout', 1.0, 'Wall seconds a lock-step tick waits for its command before it goes '
+          'ahead without it.', positive),
+    Param('lockstep_policy_timeout', 60.0, 'Wall seconds lock-step time stands still for an unanswered chunk '
+          'request.', positive),
     Param('seed', 0, 'Seed of the task layouts (and start poses); sim/reset with a seed reseeds.'),
     Param('start_spread', 0.0, 'Every reset starts the arm joints up to this far from home (rad, uniform, '
           'seeded); 0 starts at home. May be changed at run time.', in_range(0.0, 1.0), read_only=False),
@@ -74,6 +95,12 @@ class SimulatorNode(Node):
         p = self.params = declare_all(self, PARAMETERS)
         emb = self.embodiment = load_embodiment(p.embodiment)
         self.lock = threading.Lock()            # the world: stepped, rendered and commanded from callbacks
+        self.lockstep = None
+        if p.clock == 'lockstep':               # before the world: now() is the lock-step clock from here on
+            # Simulated time starts at the wall time, so stamps read as dates, as with a wall clock.
+            self.lockstep = LockstepClock(1.0 / (p.lockstep_rate_hz or emb.control_rate_hz), start=time.time(),
+                                          command_timeout=p.lockstep_command_timeout,
+                                          policy_timeout=p.lockstep_policy_timeout)
         self.world = self._make_world(emb, p)
         self.episode = 0
         self.endpoints = []
@@ -107,13 +134,37 @@ class SimulatorNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.steps = self.frames = 0
         self.render_seconds = 0.0
-        self.create_timer(1.0 / p.state_rate_hz, self._on_step)
-        self.create_timer(1.0 / p.camera_rate_hz, self._on_render)
-        self.create_timer(1.0 / p.task_state_rate_hz, self._publish_task_state)
+        if self.lockstep is None:
+            self.create_timer(1.0 / p.state_rate_hz, self._on_step)
+            self.create_timer(1.0 / p.camera_rate_hz, self._on_render)
+            self.create_timer(1.0 / p.task_state_rate_hz, self._publish_task_state)
+            rates = f'state at {p.state_rate_hz:g} Hz'
+        else:
+            self._start_lockstep()
+            rates = f'lock-step ticks of {self.lockstep.tick * 1e3:g} ms of simulated time, state every tick'
         self.create_timer(1.0, self._publish_diagnostics)
         self._publish_task_state()
         self.get_logger().info(f'{emb.name}: simulated robot ({p.physics} physics), {len(self.cameras)} camera(s) at '
-                               f'{p.camera_rate_hz:g} Hz, state at {p.state_rate_hz:g} Hz, seed {p.seed}')
+                               f'{p.camera_rate_hz:g} Hz, {rates}, seed {p.seed}')
+
+    def _start_lockstep(self) -> None:
+        p = self.params
+        # /clock as rclpy's and rclcpp's time sources subscribe to it (depth 1: only the newest time counts).
+        self.clock_pub = self.create_publisher(Clock, '/clock',
+                                               QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(ExecutorCommand, 'pi0/command', lambda m: self.lockstep.command(
+            to_sec(m.header.stamp), moves=m.mode == MODE_ACTIVE), CHUNK_QOS)
+        self.create_subscription(ChunkRequest, 'pi0/chunk_request',
+                                 lambda m: self.lockstep.request(m.request_id, time.monotonic()), CHUNK_QOS)
+        self.create_subscription(ActionChunk, 'pi0/action_chunk', lambda m: self.lockstep.chunk(m.request_id),
+                                 CHUNK_QOS)
+        self._robot_commands = 0
+        self._next_frame = self._next_task_state = self.lockstep.time
+        self._frame_period, self._task_state_period = 1.0 / p.camera_rate_hz, 1.0 / p.task_state_rate_hz
+        self.lockstep_waiting = ''
+        # Polled, not event-driven: robot commands arrive in the endpoints' own callbacks.
+        self.create_timer(0.002, self._on_lockstep)
+        self._lockstep_tick()                   # time 0 of the run: a state, frames and /clock to start from
 
     def _make_world(self, emb, p):
         if p.physics == 'kinematic':
@@ -131,6 +182,8 @@ class SimulatorNode(Node):
         return registry[driver](self, self.world, self.lock, self.embodiment, spec, config)
 
     def now(self) -> float:
+        if self.lockstep is not None:
+            return self.lockstep.time
         return self.get_clock().now().nanoseconds * 1e-9
 
     # ---------------------------------------------------------------- controls
@@ -184,6 +237,32 @@ class SimulatorNode(Node):
         if reward is not None:
             self.reward_pub.publish(reward)
 
+    def _on_lockstep(self) -> None:
+        received = sum(getattr(e, 'received', 0) for e in self.endpoints)
+        if received != self._robot_commands:
+            self._robot_commands = received
+            self.lockstep.robot_command()
+        decision = self.lockstep.poll(time.monotonic())
+        self.lockstep_waiting = decision.waiting_for
+        if decision.gave_up:
+            self.get_logger().warning(f'lock-step: {decision.gave_up}; the tick goes ahead', throttle_duration_sec=5.0)
+        if decision.advance:
+            self._lockstep_tick()
+
+    def _lockstep_tick(self) -> None:
+        """Everything of the new simulated time, /clock last: a node that wakes on it finds the rest."""
+        now = self.lockstep.time
+        self._on_step()
+        if now >= self._next_frame - 1e-6:
+            self._on_render()
+            while self._next_frame <= now + 1e-6:
+                self._next_frame += self._frame_period
+        if now >= self._next_task_state - 1e-6:
+            self._publish_task_state()
+            while self._next_task_state <= now + 1e-6:
+                self._next_task_state += self._task_state_period
+        self.clock_pub.publish(Clock(clock=to_time_msg(now)))
+
     def _on_render(self) -> None:
         t0 = time.perf_counter()
         with self.lock:
@@ -206,7 +285,7 @@ class SimulatorNode(Node):
 
     def _publish_diagnostics(self) -> None:
         diag = DiagnosticArray()
-        diag.header.stamp = self.get_clock().now().to_msg()
+        diag.header.stamp = to_time_msg(self.now())
         render_ms = 1e3 * self.render_seconds / max(self.frames, 1)
         received = sum(getattr(e, 'received', 0) for e in self.endpoints)
         diag.status.append(DiagnosticStatus(
@@ -215,7 +294,10 @@ class SimulatorNode(Node):
                 KeyValue(key='steps', value=str(self.steps)), KeyValue(key='frames', value=str(self.frames)),
                 KeyValue(key='render_ms_mean', value=f'{render_ms:.2f}'),
                 KeyValue(key='commands_received', value=str(received)),
-                KeyValue(key='episode', value=str(self.episode))]))
+                KeyValue(key='episode', value=str(self.episode)),
+                KeyValue(key='clock', value=self.params.clock)]
+            + ([KeyValue(key='lockstep_ticks', value=str(self.lockstep.ticks)),
+                KeyValue(key='lockstep_waiting_for', value=self.lockstep_waiting)] if self.lockstep else [])))
         self.diag_pub.publish(diag)
 
     def destroy_node(self):

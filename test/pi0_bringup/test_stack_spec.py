@@ -151,3 +151,22 @@ def test_conventions_set_the_rate_and_steps_the_checkpoint_was_trained_for():
     assert specs[POLICY]['conventions'] == 'pi0_droid'
     plain = {s.name: s.parameters for s in robot_stack('franka', sim=True)}
     assert 'rate_hz' not in plain[EXECUTOR] and 'conventions' not in plain[POLICY]
+
+
+def test_a_lockstep_simulator_puts_every_other_node_on_its_clock():
+    specs = {s.name: s.parameters for s in robot_stack('franka', sim=True, clock='lockstep', conventions='pi0_droid',
+                                                       physics='kinematic')}
+    assert (specs[SIMULATOR]['clock'], specs[SIMULATOR]['physics']) == ('lockstep', 'kinematic')
+    assert specs[SIMULATOR]['lockstep_rate_hz'] == 15.0               # ticks at the executor's rate
+    assert all(specs[n]['use_sim_time'] is True for n in (DRIVER, EXECUTOR, POLICY))
+    assert 'use_sim_time' not in specs[SIMULATOR] and 'use_sim_time' not in specs[MANAGER]   # wall time
+    wall = {s.name: s.parameters for s in robot_stack('ur5e', sim=True)}
+    assert 'clock' not in wall[SIMULATOR] and not any('use_sim_time' in p for p in wall.values())
+    recording = {s.name: s.parameters for s in recording_stack(output_dir='/tmp/bags', sim=True, teleop='expert',
+                                                               clock='lockstep')}
+    assert all(recording[n]['use_sim_time'] is True for n in (DRIVER, RECORDER, EXPERT))
+    assert 'lockstep_rate_hz' not in recording[SIMULATOR]      # no executor: the embodiment's control rate
+    with pytest.raises(ValueError, match='need sim:=true'):
+        robot_stack('ur5e', clock='lockstep')
+    with pytest.raises(ValueError, match='clock must be wall or lockstep'):
+        robot_stack('ur5e', sim=True, clock='fast')

@@ -38,7 +38,7 @@ class SimEndpoint:
         self.where = f'{embodiment.name}/{getattr(spec, "name", "base")}'
 
     def now(self) -> float:
-        return self.node.get_clock().now().nanoseconds * 1e-9
+        return self.node.now()          # the simulator's clock: wall time, or its own in lock-step
 
     def log_error(self, text: str) -> None:
         self.node.get_logger().error(f'sim: {text}', throttle_duration_sec=2.0)
