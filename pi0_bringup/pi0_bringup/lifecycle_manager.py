@@ -28,12 +28,12 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
 
+from pi0_common.lifecycle import READY, STATES_TOPIC
 from pi0_common.params import Param, declare_all, positive
 from pi0_common.qos import LATCHED_QOS
 from pi0_common.spin import NodeSpinner, run_node
 
-STATES_TOPIC = 'pi0/lifecycle/states'
-READY, FAILED = 'ready', 'failed'
+FAILED = 'failed'
 GOAL = {True: 'active', False: 'inactive'}
 GET_STATE_RETRY = 2.0      # s before get_state is asked again
 

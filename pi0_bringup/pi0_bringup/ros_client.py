@@ -70,7 +70,8 @@ class RosClient:
         """
         from diagnostic_msgs.msg import DiagnosticStatus
 
-        from pi0_bringup.lifecycle_manager import FAILED, STATES_TOPIC, stack_ready
+        from pi0_bringup.lifecycle_manager import FAILED, stack_ready
+        from pi0_common.lifecycle import STATES_TOPIC
         from pi0_common.qos import LATCHED_QOS
         last: list[DiagnosticStatus] = []
         sub = self.node.create_subscription(DiagnosticStatus, STATES_TOPIC, last.append, LATCHED_QOS)

@@ -12,6 +12,10 @@ from __future__ import annotations
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
+# The lifecycle manager's report of the stack (diagnostic_msgs/DiagnosticStatus, latched): message READY once
+# every managed node reached its goal state, 'failed: <node>: <why>' otherwise.
+STATES_TOPIC = 'pi0/lifecycle/states'
+READY = 'ready'
 FAILURE = TransitionCallbackReturn.FAILURE
 
 

@@ -4,7 +4,9 @@ robot and the simulated one: in simulation pi0_sim's simulator node serves the v
 
 A command that is malformed, for another embodiment, non-finite or stale is refused (logged,
 throttled) and nothing is sent. When commands stop, bases get zero velocity after command_timeout.
-Counts of commands sent and refused go to /diagnostics.
+Counts of commands sent and refused go to /diagnostics. After a command has been passed to the robot's
+interfaces, pi0/driver/sent (std_msgs/Header, stamped with that command's stamp) says so: a lock-step
+simulator waits for it before moving its clock on, and it tells anyone how far the driver has got.
 
 A managed (lifecycle) node: configure builds the vendor interfaces (their publishers, clients and
 action clients) and subscribes pi0/command; activate lets commands through; deactivate stops sending
@@ -18,7 +20,7 @@ from __future__ import annotations
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from pi0_msgs.msg import ExecutorCommand
 from rclpy.lifecycle import LifecycleNode
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Header
 from std_srvs.srv import Trigger
 
 from pi0_common.embodiment import load_embodiment
@@ -72,6 +74,7 @@ class RobotDriverNode(LifecycleNode):
         subscribe_any_durability(self, Bool, 'pi0/estop', self._on_estop)
         self.create_service(Trigger, 'pi0/driver/reset_estop', self._srv_reset_estop)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.sent_pub = self.create_publisher(Header, 'pi0/driver/sent', CHUNK_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
         self._start = self.now()
 
@@ -162,10 +165,15 @@ class RobotDriverNode(LifecycleNode):
             self.get_logger().warning(f'command refused, nothing sent: stale by {now - command.stamp:.3f} s',
                                       throttle_duration_sec=2.0)
             return
+        # A command is never from the future: stamped ahead of this node's clock, that clock is the stale
+        # one (on simulated time the executor may have heard the simulator's newest /clock first), and the
+        # segment timing counts from the stamp.
+        now = max(now, command.stamp)
         for interface in self.arms + self.bases:
             interface.send(command, now)
         self.commands_sent += 1
         self.last_command_time = now
+        self.sent_pub.publish(Header(stamp=msg.header.stamp))
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and not self.estop_latched:

@@ -319,10 +319,12 @@ class ChunkExecutorNode(LifecycleNode):
         with self.lock:
             command = self.core.tick(now)
             request = self.core.make_request(now) if listening and self.core.want_request(now) else None
-        if command is not None:
-            self.command_pub.publish(command_to_msg(command, self.embodiment))
+        # The request first: a lock-step simulator moves its clock on once this tick's command has come,
+        # unless it has seen a request to wait for by then.
         if request is not None:
             self.request_pub.publish(request_to_msg(request, now, self.embodiment.valid_dims))
+        if command is not None:
+            self.command_pub.publish(command_to_msg(command, self.embodiment))
 
     # ---------------------------------------------------------------- status
     def status(self) -> ExecutorStatus:

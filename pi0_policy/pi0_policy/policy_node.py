@@ -52,6 +52,9 @@ from pi0_policy.rtc_alignment import guidance_for
 from pi0_policy.serve.client import RemoteError, RemoteUnavailableError, make_remote, remote_client
 from pi0_policy.serve.layouts import node_actions, node_observation
 
+# Wall seconds the worker waits, on simulated time, for the joint states of the tick a request was made at.
+SIM_OBSERVATION_WAIT = 0.2
+
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
     Param('checkpoint', 'default', 'Checkpoint folder (openpi or LeRobot π₀, or one saved by pi0_ros); '
@@ -181,11 +184,21 @@ class PolicyNode(LifecycleNode):
 
     def on_activate(self, state):
         self.active = True
+        result = super().on_activate(state)          # the chunk publisher is live from here
         self.get_logger().info('active: inferring and publishing chunks')
-        return super().on_activate(state)
+        # The executor asks as soon as this node subscribes, often before it is active: that request is
+        # answered now rather than after the executor's request timeout (which, on a lock-step simulator's
+        # clock, would not pass while the simulator waits for the answer).
+        with self.lock:
+            waiting, self.pending_request = self.pending_request, None
+        if waiting is not None:
+            self._start(waiting)
+        return result
 
     def on_deactivate(self, state):
         self.active = False        # no new inference; the chunk of one in flight is dropped (publisher off)
+        with self.lock:
+            self.pending_request = None
         self.get_logger().info('inactive: no inference, no chunks')
         return super().on_deactivate(state)
 
@@ -276,6 +289,8 @@ class PolicyNode(LifecycleNode):
     def _start(self, request: ChunkRequest | None) -> None:
         with self.lock:
             if not self.active or self.worker is None:
+                if request is not None and self.worker is not None:
+                    self.pending_request = request      # answered once active
                 return
             if self.busy:
                 if request is not None:
@@ -297,7 +312,7 @@ class PolicyNode(LifecycleNode):
     def _infer_once(self, request: ChunkRequest | None) -> None:
         emb = self.embodiment
         try:
-            obs = self.inputs.snapshot(self.now())
+            obs = self._observation(request)
         except (ObservationNotReadyError, ImageConversionError) as e:
             self._report(f'not inferring: {e}')
             return
@@ -335,6 +350,19 @@ class PolicyNode(LifecycleNode):
         self.chunk_pub.publish(make_chunk_msg(
             emb, chunk_id, obs.stamp, dt, actions, elapsed, instruction,
             request.request_id if request is not None else 0))
+
+    def _observation(self, request: ChunkRequest | None):
+        """The newest observation. On simulated time (a lock-step simulator, which stands still until this
+        request is answered) it is the one of the request's tick: the simulator published that tick's joint
+        states before its clock, but they may arrive after the request; waited for briefly (wall time)."""
+        obs = self.inputs.snapshot(self.now())
+        if request is None or not self.get_clock().ros_time_is_active:
+            return obs
+        asked_at, deadline = to_sec(request.header.stamp), time.monotonic() + SIM_OBSERVATION_WAIT
+        while obs.stamp < asked_at - 1e-6 and time.monotonic() < deadline:
+            time.sleep(0.002)
+            obs = self.inputs.snapshot(self.now())
+        return obs
 
     def _infer_remote(self, obs, instruction: str):
         """(actions [H, valid_dims], dt) from the remote server, or (None, None) after reporting why."""

@@ -7,14 +7,16 @@ tick is the control period, and time advances one tick at a time, only once the 
 - A chunk request is outstanding (the executor asked the policy on pi0/chunk_request, and no chunk with
   that request id has come on pi0/action_chunk): time stands still until the chunk arrives, so inference
   takes no simulated time, whatever it takes on this machine. This is how gym-style evaluations step
-  (the environment waits for the policy). Only once a chunk has come at all: before that the policy may
-  still be loading (the executor asks as soon as the policy subscribes), and such a request goes
-  unanswered; the executor asks again after its request timeout.
+  (the environment waits for the policy). Only once the policy is up (the lifecycle manager reports the
+  stack ready, or a chunk has come): before that it may still be loading (the executor asks as soon as the
+  policy subscribes), and such a request goes unanswered; the executor asks again after its timeout.
 - The robot is being commanded (a unified command came on pi0/command, from the executor or a teleop
   source, both ticking on the simulated clock): the tick waits for the command stamped with the current
-  time and, when it moves the robot and a driver has been seen to pass such commands on to the robot's
-  interface, for the robot command that follows it. So every tick's motion is applied before time moves
-  on. (A hold is not waited for on the robot side: drivers send one on entering a hold, then nothing.)
+  time and, once a driver has been heard (pi0/driver/sent, published after it passed a command to the
+  robot's interfaces), for the driver to have passed that command on. So every tick's command reaches the
+  simulated controllers before time moves on. (Counting the robot's own command messages would not do:
+  drivers send a hold once, a gripper goal only when it moves, and one tick's message can arrive after
+  the next tick's command.)
 - Nothing commands the robot (before arming, a stack without a controller): time runs at real-time
   pace, so start-up and idle stacks behave as with a wall clock.
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _EPS = 1e-6     # s: stamps are sums of float ticks
+COMMAND, SENT = 'a command for this tick', 'the driver to pass this tick\'s command on'
 
 
 @dataclass(frozen=True)
@@ -59,32 +62,32 @@ class LockstepClock:
         self.ticks = 0
         self._expecting = False                 # commands come every tick (until a wait for one gives up)
         self._commanded_at: float | None = None  # stamp of the newest command
-        self._moves = False                     # the newest command moves the robot (not a hold)
-        self._robot_commanded = False           # a robot command came after the newest command
-        self._driver_relays = False             # robot commands have been seen to follow commands
+        self._sent_at: float | None = None      # stamp of the newest command a driver passed on (None: no driver)
         self._pending: dict[int, float] = {}    # request id -> wall time it was seen
         self._policy_answers = False            # a chunk has come: the policy is up
         self._advanced_wall: float | None = None
         self._waiting: tuple[str, float] | None = None     # what this tick waits for, since when (wall)
 
     # ---------------------------------------------------------------- what the stack did
-    def command(self, stamp: float, moves: bool = True) -> None:
-        """A unified command (pi0/command) for the tick at ``stamp`` (simulated seconds); ``moves``: it is
-        not a hold (drivers pass every moving command on, a hold only when it begins)."""
-        if self._commanded_at is None or stamp > self._commanded_at + _EPS:
-            self._commanded_at, self._robot_commanded = float(stamp), False
-        self._moves = bool(moves)
+    def command(self, stamp: float) -> None:
+        """A unified command (pi0/command) for the tick at ``stamp`` (simulated seconds)."""
+        if self._commanded_at is None or stamp > self._commanded_at:
+            self._commanded_at = float(stamp)
         self._expecting = True
 
-    def robot_command(self) -> None:
-        """A command reached the robot's interface (what a driver makes of a unified command)."""
-        if self._commanded_at is not None and not self._robot_commanded:
-            self._robot_commanded = self._driver_relays = True
+    def sent(self, stamp: float) -> None:
+        """A driver passed the command of ``stamp`` to the robot's interfaces."""
+        if self._sent_at is None or stamp > self._sent_at:
+            self._sent_at = float(stamp)
 
     def request(self, request_id: int, wall_now: float) -> None:
         """The executor asked for a chunk."""
         if request_id and self._policy_answers:
             self._pending.setdefault(int(request_id), wall_now)
+
+    def policy_up(self) -> None:
+        """The policy answers requests from now on (the stack is ready)."""
+        self._policy_answers = True
 
     def chunk(self, request_id: int) -> None:
         """A chunk arrived: it answers its request and every earlier one (the executor asks one at a time,
@@ -111,8 +114,11 @@ class LockstepClock:
                 waited = wall_now - self._waiting[1]
                 if waited < self.command_timeout:
                     return decision
-                gave_up = gave_up or f'no {what.removeprefix("a ").removeprefix("the ")} for {waited:.2f} s'
-                self._expecting = False
+                gave_up = gave_up or f'waited {waited:.2f} s for {what}'
+                if what == SENT:
+                    self._sent_at = None        # the driver went quiet (inactive): not waited for until it is back
+                else:
+                    self._expecting = False
         elif not gave_up and wall_now - self._advanced_wall < self.tick:
             return Decision(False)              # nothing commands the robot: real-time pace
         self.time += self.tick
@@ -123,9 +129,9 @@ class LockstepClock:
     def _awaited(self) -> str:
         """What the current tick still waits for ('' = nothing)."""
         if self._commanded_at is None or self._commanded_at < self.time - _EPS:
-            return 'a command for this tick'
-        if self._driver_relays and self._moves and not self._robot_commanded:
-            return 'the robot command for this tick'
+            return COMMAND
+        if self._sent_at is not None and self._sent_at < self.time - _EPS:
+            return SENT
         return ''
 
     def _wait(self, what: str, wall_now: float) -> Decision:

@@ -21,8 +21,8 @@ simulator.
 Time: with clock wall (the default) the world steps on wall-clock timers and the stack runs in real
 time. With clock lockstep the simulator owns time: it publishes /clock (every other node of the stack
 runs with use_sim_time) and advances one control tick at a time, after that tick's command
-(pi0/command, and the robot command the driver makes of it) and never while a chunk request is
-outstanding (pi0/chunk_request answered on pi0/action_chunk): see pi0_sim/lockstep.py. Each tick then
+(pi0/command, and the driver's pi0/driver/sent saying it passed that command on) and never while a
+chunk request is outstanding (pi0/chunk_request answered on pi0/action_chunk): see pi0_sim/lockstep.py. Each tick then
 publishes the joint states, the camera frames that are due, the task state and reward, and /clock last.
 
 The world is the kinematic SimWorld (parameter physics: kinematic, any embodiment) or, for trossen_bimanual
@@ -43,10 +43,10 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Float64, Float64MultiArray
+from std_msgs.msg import Float64, Float64MultiArray, Header
 
-from pi0_common.commands import MODE_ACTIVE
 from pi0_common.embodiment import load_embodiment
+from pi0_common.lifecycle import READY, STATES_TOPIC
 from pi0_common.messages import to_sec, to_time_msg
 from pi0_common.params import Param, declare_all, in_range, non_negative, one_of, positive, refusal
 from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_PUB_QOS
@@ -152,17 +152,19 @@ class SimulatorNode(Node):
         # /clock as rclpy's and rclcpp's time sources subscribe to it (depth 1: only the newest time counts).
         self.clock_pub = self.create_publisher(Clock, '/clock',
                                                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        self.create_subscription(ExecutorCommand, 'pi0/command', lambda m: self.lockstep.command(
-            to_sec(m.header.stamp), moves=m.mode == MODE_ACTIVE), CHUNK_QOS)
+        self.create_subscription(ExecutorCommand, 'pi0/command',
+                                 lambda m: self.lockstep.command(to_sec(m.header.stamp)), CHUNK_QOS)
+        self.create_subscription(Header, 'pi0/driver/sent', lambda m: self.lockstep.sent(to_sec(m.stamp)), CHUNK_QOS)
         self.create_subscription(ChunkRequest, 'pi0/chunk_request',
                                  lambda m: self.lockstep.request(m.request_id, time.monotonic()), CHUNK_QOS)
         self.create_subscription(ActionChunk, 'pi0/action_chunk', lambda m: self.lockstep.chunk(m.request_id),
                                  CHUNK_QOS)
-        self._robot_commands = 0
+        self.create_subscription(DiagnosticStatus, STATES_TOPIC,
+                                 lambda m: self.lockstep.policy_up() if m.message == READY else None, LATCHED_QOS)
         self._next_frame = self._next_task_state = self.lockstep.time
         self._frame_period, self._task_state_period = 1.0 / p.camera_rate_hz, 1.0 / p.task_state_rate_hz
         self.lockstep_waiting = ''
-        # Polled, not event-driven: robot commands arrive in the endpoints' own callbacks.
+        # Polled: the waits time out in wall time, and idle time runs at real-time pace.
         self.create_timer(0.002, self._on_lockstep)
         self._lockstep_tick()                   # time 0 of the run: a state, frames and /clock to start from
 
@@ -238,10 +240,6 @@ class SimulatorNode(Node):
             self.reward_pub.publish(reward)
 
     def _on_lockstep(self) -> None:
-        received = sum(getattr(e, 'received', 0) for e in self.endpoints)
-        if received != self._robot_commands:
-            self._robot_commands = received
-            self.lockstep.robot_command()
         decision = self.lockstep.poll(time.monotonic())
         self.lockstep_waiting = decision.waiting_for
         if decision.gave_up:

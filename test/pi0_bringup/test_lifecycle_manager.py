@@ -8,10 +8,11 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 
 from pi0_bringup.console import Console
-from pi0_bringup.lifecycle_manager import STATES_TOPIC, LifecycleManager, stack_ready
+from pi0_bringup.lifecycle_manager import LifecycleManager, stack_ready
 from pi0_bringup.ros_client import StackNotReadyError
 from pi0_bringup.runner import NodeDiedError, Stack
 from pi0_bringup.stack_spec import DRIVER, EXECUTOR, MANAGER, POLICY, manager_parameters, robot_stack
+from pi0_common.lifecycle import STATES_TOPIC
 from pi0_common.qos import LATCHED_QOS
 from pi0_drivers.driver_node import RobotDriverNode
 from pi0_drivers.executor_node import ChunkExecutorNode

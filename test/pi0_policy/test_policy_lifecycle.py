@@ -1,6 +1,7 @@
 """The policy node as a managed node, through its real lifecycle services over DDS: configure loads the
-model and subscribes to the robot, only an active node infers and publishes chunks, cleanup frees the
-model; a checkpoint folder that does not exist stops the node at start."""
+model and subscribes to the robot, only an active node infers and publishes chunks (a request that came
+while inactive is answered on activation), cleanup frees the model; a checkpoint folder that does not
+exist stops the node at start."""
 
 import pytest
 
@@ -26,7 +27,11 @@ def test_policy_publishes_chunks_only_while_active(ros):
     assert robot.ask(timeout=2.0)[1] is None                         # inactive: no inference, no chunk
     assert node.inferences == 0
 
+    asked_while_inactive = robot.request_id
     assert ros.transition(robot.node, POLICY, 'activate')
+    # The last request made while inactive is answered at once (the executor asks as soon as the policy
+    # subscribes, usually before it is active), without being asked again.
+    assert ros.wait_for(lambda: robot.chunks, 10) and robot.chunks[0].request_id == asked_while_inactive
     assert robot.ask()[1] is not None
 
     assert ros.transition(robot.node, POLICY, 'deactivate')

@@ -1,5 +1,5 @@
 """pi0_sim.lockstep: simulated time advances one tick when the stack has caught up: after the command of
-the current tick (and the robot command a driver makes of it) while the robot is commanded, not at all
+the current tick (and the driver's word that it passed it on) while the robot is commanded, not at all
 while a chunk request is outstanding, at real-time pace when nothing commands; a wait that times out
 lets the tick go ahead and says so."""
 
@@ -37,7 +37,7 @@ def test_while_commanded_each_tick_waits_for_its_command_and_not_for_the_wall_cl
     assert clock.poll(wall).waiting_for == 'a command for this tick'
     assert not clock.poll(wall + 0.99).advance
     late = clock.poll(wall + 1.0)
-    assert late.advance and late.gave_up == 'no command for this tick for 1.00 s'
+    assert late.advance and late.gave_up == 'waited 1.00 s for a command for this tick'
     # Then nothing is expected: real-time pace, until commands come again.
     assert not clock.poll(wall + 1.01).advance and clock.poll(wall + 1.02).advance
     clock.command(clock.time)
@@ -45,29 +45,36 @@ def test_while_commanded_each_tick_waits_for_its_command_and_not_for_the_wall_cl
     assert clock.poll(wall + 1.022).waiting_for == 'a command for this tick'
 
 
-def test_once_a_driver_relays_commands_each_tick_also_waits_for_the_robot_command():
+def test_once_a_driver_is_heard_each_tick_also_waits_for_it_to_pass_the_command_on():
     clock = LockstepClock(TICK)
     clock.command(0.0)
-    clock.robot_command()                    # the driver passed it on: from now on that is awaited too
+    clock.sent(0.0)                          # a driver passes commands on: from now on that is awaited too
     assert clock.poll(0.0).advance
     clock.command(clock.time)
+    clock.sent(clock.time - TICK)            # a late report of the tick before does not count
     decision = clock.poll(0.001)
-    assert not decision.advance and decision.waiting_for == 'the robot command for this tick'
-    clock.robot_command()
+    assert not decision.advance and decision.waiting_for == "the driver to pass this tick's command on"
+    clock.sent(clock.time)
     assert clock.poll(0.002).advance
-    clock.command(clock.time, moves=False)   # a hold: drivers send one when it begins, then nothing
-    assert clock.poll(0.003).advance
+    # The driver goes quiet (deactivated): one timeout, then it is not waited for until it is heard again.
     clock.command(clock.time)
-    clock.poll(0.004)
+    clock.poll(0.003)
     late = clock.poll(1.01)
-    assert late.advance and late.gave_up.startswith('no robot command for this tick')
+    assert late.advance and late.gave_up == "waited 1.01 s for the driver to pass this tick's command on"
+    clock.command(clock.time)
+    assert clock.poll(1.011).advance
+    clock.command(clock.time)
+    clock.sent(clock.time)
+    assert clock.poll(1.012).advance
+    clock.command(clock.time)
+    assert clock.poll(1.013).waiting_for == "the driver to pass this tick's command on"
 
 
 def test_time_stands_still_while_a_chunk_request_is_outstanding():
     clock = LockstepClock(TICK)
     clock.request(1, wall_now=0.0)            # before any chunk: the policy may still be loading
     assert clock.pending_requests == 0
-    clock.chunk(0)                            # a chunk has come: the policy is up
+    clock.chunk(0)                            # a chunk has come: the policy is up (or: policy_up())
     clock.command(0.0)
     assert clock.poll(0.0).advance
     clock.command(clock.time)
