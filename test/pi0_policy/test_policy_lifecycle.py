@@ -16,7 +16,9 @@ PARAMS = {'embodiment': 'ur5e', 'checkpoint': 'random:pi0_tiny', 'hardware': Fal
 
 
 def test_policy_publishes_chunks_only_while_active(ros):
-    node = ros.make(PolicyNode, PARAMS, lifecycle='unconfigured')
+    # Observations stay fresh across the transitions (a loaded machine may take seconds for one): a
+    # request from the inactive time is answered on activation from the inputs published then.
+    node = ros.make(PolicyNode, {**PARAMS, 'max_state_age': 30.0, 'max_image_age': 30.0}, lifecycle='unconfigured')
     robot = Robot(ros)
     assert ros.lifecycle_state(robot.node, POLICY) == 'unconfigured' and node.policy is None
     assert robot.node.count_subscribers('pi0/chunk_request') == 0
