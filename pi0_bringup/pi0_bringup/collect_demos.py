@@ -1,17 +1,26 @@
-"""Record scripted-expert demonstrations of the simulated UR5e block task through the ROS stack:
+"""Record scripted-expert demonstrations of a simulated task through the ROS stack: the UR5e block task
+(physics kinematic, the default) or gym-aloha's transfer_cube on the MuJoCo ALOHA twin (physics aloha_mujoco,
+trossen_bimanual):
 
     python -m pi0_bringup.collect_demos --episodes 50 --out ~/pi0_demos [--seed 0]
+    python -m pi0_bringup.collect_demos --episodes 50 --out ~/aloha_demos --physics aloha_mujoco --clock lockstep
     python -m pi0_bringup.collect_demos --episodes 50 --attach      # a stack started elsewhere with
         # ros2 launch pi0_bringup record.launch.py sim:=true teleop:=expert output_dir:=~/pi0_demos
 
 Starts what record.launch.py starts with sim:=true teleop:=expert, each node in its own process: the
-simulator, the UR5e driver (parameters from pi0_bringup/config/ur5e.yaml), the recorder and the scripted
-expert; no executor, no policy. Per episode i: sim/reset with seed --seed + i (a new block layout and
-start pose), the instruction on pi0/instruction (alternately "reach the red block" / "reach the blue
-block", waited for until delivered), start_episode(task), the expert's expert/run_instruction goal
-(it publishes pi0/command until the block has been reached for --hold seconds),
+simulator, the robot's driver (parameters from pi0_bringup/config/<embodiment>.yaml), the recorder and the
+scripted expert; no executor, no policy. Per episode i: sim/reset with seed --seed + i (a new layout and
+start pose), the instruction on pi0/instruction (the block task: alternately "reach the red block" / "reach
+the blue block"; ALOHA: "transfer the cube"; waited for until delivered), start_episode(task), the expert's
+expert/run_instruction goal (it publishes pi0/command until its goal has been met for --hold seconds: the
+block reached; the cube transferred, sim/reward's success, and its script played to the end),
 stop_episode(success = the expert's outcome is "done"). Everything goes over DDS and the services, as
-with a human at a leader arm, and runs in real time. One bag per episode in --out.
+with a human at a leader arm. One bag per episode in --out.
+
+With --clock wall (the params file's default) the stack runs in real time. With --clock lockstep the
+simulator owns time (/clock; every other node on simulated time) and a tick passes only once the expert's
+command for it has reached the simulated robot, so the recording does not depend on how loaded the machine is
+(the ALOHA twin renders its three cameras on the CPU, slower than real time on small machines).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import argparse
 import contextlib
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -39,8 +49,25 @@ from pi0_common.messages import to_duration_msg
 from pi0_common.qos import LATCHED_QOS
 from pi0_common.spin import NoAnswerError, call_service, wait_for_future
 
-EMBODIMENT = 'ur5e'
 SETTLE = 0.1        # s after the instruction was acknowledged: the recorder has written it
+
+
+@dataclass(frozen=True)
+class DemoTask:
+    """What the collector records for a simulator physics."""
+
+    embodiment: str
+    instructions: tuple[str, ...]      # episode i gets instructions[i % len]
+    start_spread: float                # rad, the default of --start-spread
+    episode_timeout: float             # s, the default of --episode-timeout
+    success: str                       # what a successful episode did, for the summary
+
+
+TASKS = {
+    'kinematic': DemoTask('ur5e', INSTRUCTIONS, START_SPREAD, 20.0, 'reached the block'),
+    # gym-aloha's episodes start at its fixed arm pose; the cube's place varies with the seed.
+    'aloha_mujoco': DemoTask('trossen_bimanual', ('transfer the cube',), 0.0, 60.0, 'transferred the cube'),
+}
 
 
 class CollectError(RuntimeError):
@@ -51,27 +78,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--episodes', type=int, required=True, help='number of episodes to record')
     ap.add_argument('--out', default='', help='output folder for the episode bags (required unless --attach)')
+    ap.add_argument('--physics', choices=tuple(TASKS), default='kinematic',
+                    help='kinematic: the UR5e block task; aloha_mujoco: transfer_cube on the MuJoCo ALOHA twin')
+    ap.add_argument('--clock', choices=('wall', 'lockstep'), default='',
+                    help='the simulator\'s clock (default: the params file\'s, wall); lockstep: see above '
+                         '(not with --attach: the running stack\'s)')
+    ap.add_argument('--camera-rate', type=float, default=0.0,
+                    help='simulated camera frame rate in Hz (default: the params file\'s; not with --attach)')
     ap.add_argument('--seed', type=int, default=0, help='episode i resets the scene with seed SEED + i; '
                                                         'also seeds the expert\'s motion styles')
     ap.add_argument('--camera-transport', choices=('raw', 'compressed'), default='raw',
                     help='cameras as sensor_msgs/Image or JPEG CompressedImage (default raw)')
     ap.add_argument('--compression', choices=('none', 'zstd'), default='none',
                     help='mcap chunk compression of the bags (zstd: smaller raw images, more CPU)')
-    ap.add_argument('--hold', type=float, default=0.5, help='seconds to stay on the block before stopping')
-    ap.add_argument('--episode-timeout', type=float, default=20.0, help='seconds before an episode counts as failed')
+    ap.add_argument('--hold', type=float, default=0.5,
+                    help='seconds the expert\'s goal stays met before the episode stops (the block '
+                         'reached; the cube transferred and the script ended)')
+    ap.add_argument('--episode-timeout', type=float, default=None,
+                    help='wall seconds before an episode counts as failed (default: 20; 60 for aloha_mujoco)')
     ap.add_argument('--disk-floor-mb', type=float, default=1024.0, help='recorder disk floor (MiB)')
-    ap.add_argument('--start-spread', type=float, default=START_SPREAD,
-                    help='rad: each episode starts the arm joints up to this far from home (0: at home)')
+    ap.add_argument('--start-spread', type=float, default=None,
+                    help=f'rad: each episode starts the arm joints up to this far from home (0: at home; '
+                         f'default {START_SPREAD:g} for the block task, 0 for aloha_mujoco)')
     ap.add_argument('--attach', action='store_true',
                     help='record with the stack already running (record.launch.py sim:=true teleop:=expert); '
                          'the bags go to its output_dir, and its recorder and expert keep their parameters')
     args = ap.parse_args(argv)
+    task = args.task = TASKS[args.physics]
+    if args.start_spread is None:
+        args.start_spread = task.start_spread
+    if args.episode_timeout is None:
+        args.episode_timeout = task.episode_timeout
     if args.episodes < 1:
         ap.error('--episodes must be at least 1')
     if not args.out and not args.attach:
         ap.error('--out is required (unless --attach)')
-    if args.hold < 0 or args.episode_timeout <= 0:
-        ap.error('--hold must be >= 0 and --episode-timeout positive')
+    if args.hold < 0 or args.episode_timeout <= 0 or args.camera_rate < 0:
+        ap.error('--hold and --camera-rate must be >= 0 and --episode-timeout positive')
     if not 0.0 <= args.start_spread <= 1.0:
         ap.error('--start-spread must be in [0, 1] rad')
     return args
@@ -150,9 +193,11 @@ def stack_or_attach(args, out: Path):
         with RosClient('pi0_collect_demos') as client:
             yield client, lambda: None
         return
-    specs = recording_stack(EMBODIMENT, output_dir=str(out), camera_transport=args.camera_transport, teleop='expert',
-                            sim=True, disk_floor_mb=args.disk_floor_mb, overrides={
-                                SIMULATOR: {'seed': args.seed}, EXPERT: {'seed': args.seed, 'hold': args.hold},
+    simulator = {'seed': args.seed, **({'camera_rate_hz': args.camera_rate} if args.camera_rate else {})}
+    specs = recording_stack(args.task.embodiment, output_dir=str(out), camera_transport=args.camera_transport,
+                            teleop='expert', sim=True, disk_floor_mb=args.disk_floor_mb, clock=args.clock,
+                            physics='' if args.physics == 'kinematic' else args.physics, overrides={
+                                SIMULATOR: simulator, EXPERT: {'seed': args.seed, 'hold': args.hold},
                                 RECORDER: {'compression': args.compression}})
     with Stack(specs) as stack:
         yield stack.client, stack.check
@@ -174,7 +219,9 @@ def main(argv=None) -> int:
     out = Path(args.out).expanduser().absolute() if args.out else None
     t0 = time.monotonic()
     where = f'into {out}' if out else 'with the running recorder'
-    print(f'collect_demos: {args.episodes} episode(s) of {EMBODIMENT} (simulated) {where}', flush=True)
+    task = args.task
+    print(f'collect_demos: {args.episodes} episode(s) of {task.embodiment} ({args.physics} simulation) {where}',
+          flush=True)
     results: list[tuple[bool, StopEpisode.Response, float]] = []
     try:
         with stack_or_attach(args, out) as (client, check_alive):
@@ -184,7 +231,8 @@ def main(argv=None) -> int:
             with tqdm(total=args.episodes, unit='ep', desc='demos', file=sys.stdout) as bar:
                 for i in range(args.episodes):
                     t_episode = time.monotonic()
-                    reached, stopped = collector.episode(i, args.seed + i, INSTRUCTIONS[i % 2], args.episode_timeout)
+                    instruction = task.instructions[i % len(task.instructions)]
+                    reached, stopped = collector.episode(i, args.seed + i, instruction, args.episode_timeout)
                     results.append((reached, stopped, time.monotonic() - t_episode))
                     bar.set_postfix(reached=f'{sum(r for r, _, _ in results)}/{len(results)}',
                                     last=f'{results[-1][2]:.1f}s')
@@ -203,7 +251,7 @@ def main(argv=None) -> int:
     # Real time shows in the rates: the slowest episode's rate of each stream next to its mean.
     shown = ', '.join(f'{t} {sum(r[t] for r in rates) / len(rates):.1f} (min {min(r[t] for r in rates):.1f})'
                       for t in rates[0] if rates[0][t] > 1.0)
-    print(f'collect_demos: {sum(r for r, _, _ in results)}/{len(results)} episodes reached the block; '
+    print(f'collect_demos: {sum(r for r, _, _ in results)}/{len(results)} episodes {task.success}; '
           f'{sum(bag_megabytes(b) for b in bags):.1f} MB in {bags[0].parent}')
     print(f'collect_demos: per episode {sum(walls) / len(walls):.2f} s wall on average (max {max(walls):.2f} s), '
           f'{sum(s.duration for _, s, _ in results) / len(results):.2f} s recorded')

@@ -308,6 +308,10 @@ class TransferCubeExpert:
         return rows, {'handover': t_handover, 'release': t_release, 'end': (len(rows) - 1) * self.embodiment.dt}
 
     # ---------------------------------------------------------------- commands
+    def finished(self, now: float) -> bool:
+        """The script has played to its end (the arms hold its last row from here on)."""
+        return self.plan is not None and now - self._t0 >= self.plan.events['end'] - 1e-9
+
     def command(self, now: float) -> Command:
         """This tick's command: row i is the plan at now + (i + 1) dt (as expert.ScriptedExpert)."""
         if self.plan is None:

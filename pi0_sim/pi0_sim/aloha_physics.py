@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,7 +109,7 @@ class AlohaPhysicsWorld:
         self.dt = float(self.physics.model.opt.timestep)
         self._arms = {a.name: self._build_arm(a) for a in embodiment.arms}
         self._sizes = {c.slot: image_size or (c.width, c.height) for c in embodiment.cameras}
-        self._renderers: dict[tuple[int, int], mj.Renderer] = {}      # per (width, height), made on first use
+        self._renderers: dict[tuple, mj.Renderer] = {}      # per (width, height, thread), made on first use
         for slot in self._sizes:
             if slot not in CAMERAS:
                 raise SimConfigError(f'{embodiment.name}: camera slot {slot!r} has no camera in the ALOHA scene '
@@ -304,10 +305,14 @@ class AlohaPhysicsWorld:
             raise ValueError(f'{self.embodiment.name} has no camera {slot!r} (cameras: {", ".join(self._sizes)})')
         # MuJoCo's own Renderer, not dm_control's physics.render: dm_control ties its GL context to the first
         # thread that renders and then refuses to free it from any other (the node renders on its spin thread).
+        # One renderer per rendering thread too: its EGL context stays current on the thread that last rendered
+        # with it, and no other thread can make it current (EGL_BAD_ACCESS). A lock-step simulator node renders
+        # its first frames in its constructor's thread, and a node spun on a thread of its own then renders there.
         size = self._sizes[slot]
-        if size not in self._renderers:
-            self._renderers[size] = mj.Renderer(self.physics.model.ptr, height=size[1], width=size[0])
-        renderer = self._renderers[size]
+        key = (*size, threading.get_ident())
+        if key not in self._renderers:
+            self._renderers[key] = mj.Renderer(self.physics.model.ptr, height=size[1], width=size[0])
+        renderer = self._renderers[key]
         renderer.update_scene(self.physics.data.ptr, camera=CAMERAS[slot])
         return renderer.render()
 
