@@ -47,6 +47,7 @@ from gym_aloha.tasks import sim as aloha_tasks  # noqa: E402
 from gym_aloha.utils import sample_box_pose, sample_insertion_pose  # noqa: E402
 
 from pi0_common.embodiment import Embodiment  # noqa: E402
+from pi0_sim.joint_names import arm_aliases, resolve_joints, strip_topic
 from pi0_sim.spec import SimConfigError  # noqa: E402
 
 # task -> (scene file, gym-aloha task class, per-seed object poses, the objects' bodies, cube edge (m; 0: no cubes))
@@ -69,10 +70,6 @@ class _Arm:
     ctrl: np.ndarray            # actuators: 6 arm joints, the left finger, the right finger
     index: dict[str, int]       # command name -> 0..5 joints, 6 gripper
     aliases: frozenset[str]
-
-
-def _strip(topic: str) -> str:
-    return topic.lstrip('/')
 
 
 class AlohaPhysicsWorld:
@@ -137,10 +134,8 @@ class AlohaPhysicsWorld:
         ctrl = [actuated[j] for j in joints] + [actuated[joint('right_finger')]]
         index = {j.name: i for i, j in enumerate(arm.joints)}
         index[arm.gripper.joint] = index[str(arm.interface.get('gripper_name', 'gripper'))] = 6
-        aliases = {arm.name, _strip(arm.joint_state_topic)}
-        aliases |= {_strip(v) for v in arm.interface.values() if isinstance(v, str) and '/' in v}
         return _Arm(arm.name, arm, model.jnt_qposadr[joints].copy(), model.jnt_dofadr[joints].copy(),
-                    np.array(ctrl), index, frozenset(aliases))
+                    np.array(ctrl), index, arm_aliases(arm))
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, seed: int | None = None, now: float | None = None) -> None:
@@ -200,27 +195,12 @@ class AlohaPhysicsWorld:
             ValueError: unknown, duplicate or ambiguous names (pass the topic), wrong lengths, non-finite values.
         """
         now = _finite(now, 'now')
-        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-            raise ValueError('names must be a list of joint names')
-        if len(set(names)) != len(names):
-            raise ValueError(f'duplicate joint names in {list(names)}')
+        targets = resolve_joints(self._arms.values(), names, topic, self.embodiment.name)
         values = np.asarray(positions, dtype=float)
         if values.shape != (len(names),):
             raise ValueError(f'{len(names)} names but {values.size} positions')
         if not np.all(np.isfinite(values)):
             raise ValueError(f'positions must be finite, got {values.tolist()}')
-        arms = list(self._arms.values())
-        if topic is not None:
-            arms = [a for a in arms if _strip(topic) in a.aliases]
-            if not arms:
-                raise ValueError(f'topic {topic!r} addresses no arm of {self.embodiment.name}')
-        targets = []
-        for name in names:
-            owners = [a for a in arms if name in a.index]
-            if len(owners) != 1:
-                raise ValueError(f'joint {name!r} ' + ('exists on both arms: pass the topic' if owners else
-                                                       f'is unknown (known: {sorted(arms[0].index)})'))
-            targets.append((owners[0], owners[0].index[name]))
         if now > self.time:
             self.step(now)
         ctrl = self.physics.data.ctrl
@@ -245,7 +225,7 @@ class AlohaPhysicsWorld:
 
     def joint_state(self, topic: str) -> tuple[list[str], list[float], list[float]]:
         """A follower's xs_sdk joint states: arm joints (rad, rad/s) and the finger (m, m/s; see the module)."""
-        arms = [a for a in self._arms.values() if _strip(a.spec.joint_state_topic) == _strip(topic)]
+        arms = [a for a in self._arms.values() if strip_topic(a.spec.joint_state_topic) == strip_topic(topic)]
         if not arms:
             raise ValueError(f'unknown joint state topic {topic!r} '
                              f'(known: {", ".join(self.embodiment.joint_state_topics)})')

@@ -21,6 +21,7 @@ from pi0_common.embodiment import Embodiment
 from pi0_common.embodiment_parts import ArmSpec
 from pi0_sim import render
 from pi0_sim.actuators import BaseDrive, JointGroup
+from pi0_sim.joint_names import arm_aliases, resolve_joints, strip_topic
 from pi0_sim.kinematics import planar_pose, solve_ik, transform_points
 from pi0_sim.scene import Scene
 from pi0_sim.spec import ArmSim, parse_sim
@@ -42,10 +43,6 @@ class _Arm:
     @property
     def dof(self) -> int:
         return len(self.spec.joints)
-
-
-def _strip(topic: str) -> str:
-    return topic.lstrip('/')
 
 
 class SimWorld:
@@ -92,10 +89,8 @@ class SimWorld:
             index[g.joint] = len(joints)
             # Interbotix addresses the gripper by its motor name ("gripper"), not the finger joint.
             index.setdefault(str(arm.interface.get('gripper_name', g.joint)), len(joints))
-        aliases = {arm.name, _strip(arm.joint_state_topic)}
-        aliases |= {_strip(v) for v in arm.interface.values() if isinstance(v, str) and '/' in v}
         group = JointGroup(*(np.array(v, dtype=float) for v in (home, lower, upper, vmax)))
-        return _Arm(arm, self.spec.arms[arm.name], group, index, frozenset(aliases))
+        return _Arm(arm, self.spec.arms[arm.name], group, index, arm_aliases(arm))
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, seed: int | None = None, now: float | None = None) -> None:
@@ -231,25 +226,7 @@ class SimWorld:
         self._base.command(twist, now)
 
     def _resolve(self, names: Sequence[str], topic: str | None) -> list[tuple[_Arm, int]]:
-        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-            raise ValueError('names must be a list of joint names')
-        if len(set(names)) != len(names):
-            raise ValueError(f'duplicate joint names in {list(names)}')
-        arms = list(self._arms.values())
-        if topic is not None:
-            arms = [a for a in arms if _strip(topic) in a.aliases]
-            if not arms:
-                raise ValueError(f'topic {topic!r} addresses no arm of {self.embodiment.name}')
-        out = []
-        for name in names:
-            owners = [a for a in arms if name in a.index]
-            if not owners:
-                known = sorted({n for a in arms for n in a.index})
-                raise ValueError(f'unknown joint {name!r} (known: {", ".join(known)})')
-            if len(owners) > 1:
-                raise ValueError(f'joint {name!r} exists on arms {[a.spec.name for a in owners]}: pass the topic')
-            out.append((owners[0], owners[0].index[name]))
-        return out
+        return resolve_joints(self._arms.values(), names, topic, self.embodiment.name)
 
     def _per_arm(self, targets: list[tuple[_Arm, int]], values: np.ndarray):
         """Split command columns by arm; converts gripper columns from command to unified units."""
@@ -281,7 +258,7 @@ class SimWorld:
         Joints in radians (rad/s); the gripper joint in its state units (GripperSpec.state_open /
         state_closed, e.g. Robotiq knuckle radians, ALOHA finger metres).
         """
-        arms = [a for a in self._arms.values() if _strip(a.spec.joint_state_topic) == _strip(topic)]
+        arms = [a for a in self._arms.values() if strip_topic(a.spec.joint_state_topic) == strip_topic(topic)]
         if not arms:
             raise ValueError(f'unknown joint state topic {topic!r} '
                              f'(known: {", ".join(self.embodiment.joint_state_topics)})')
