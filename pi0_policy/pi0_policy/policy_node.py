@@ -52,8 +52,8 @@ from pi0_policy.rtc_alignment import guidance_for
 from pi0_policy.serve.client import RemoteError, RemoteUnavailableError, make_remote, remote_client
 from pi0_policy.serve.layouts import node_actions, node_observation
 
-# Wall seconds the worker waits, on simulated time, for the joint states of the tick a request was made at.
-SIM_OBSERVATION_WAIT = 0.2
+# Wall seconds the worker waits, on simulated time, for the observation of the tick a request was made at.
+SIM_OBSERVATION_WAIT = 10.0
 
 
 
@@ -317,15 +317,21 @@ class PolicyNode(LifecycleNode):
     def _observation(self, request: ChunkRequest | None):
         """The newest observation. On simulated time (a lock-step simulator, which stands still until this
         request is answered) it is the one of the request's tick: the simulator published that tick's joint
-        states before its clock, but they may arrive after the request; waited for briefly (wall time)."""
-        obs = self.inputs.snapshot(self.now())
+        states before its clock, but they may arrive after the request; and right after start-up the first
+        images may not have arrived at all (the simulator republishes the tick's sensors while it waits).
+        Both are waited for, up to SIM_OBSERVATION_WAIT of wall time."""
         if request is None or not self.get_clock().ros_time_is_active:
-            return obs
+            return self.inputs.snapshot(self.now())
         asked_at, deadline = to_sec(request.header.stamp), time.monotonic() + SIM_OBSERVATION_WAIT
-        while obs.stamp < asked_at - 1e-6 and time.monotonic() < deadline:
-            time.sleep(0.002)
-            obs = self.inputs.snapshot(self.now())
-        return obs
+        while True:
+            try:
+                obs = self.inputs.snapshot(self.now())
+                if obs.stamp >= asked_at - 1e-6 or time.monotonic() > deadline:
+                    return obs
+            except ObservationNotReadyError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.005)
 
     def _infer_remote(self, obs, instruction: str):
         """(actions [H, valid_dims], dt) from the remote server, or (None, None) after reporting why."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 _EPS = 1e-6     # s: stamps are sums of float ticks
 COMMAND, SENT = 'a command for this tick', 'the driver to pass this tick\'s command on'
+POLICY_WAIT = 'the policy (a chunk request is outstanding)'
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class LockstepClock:
         gave_up = ''
         if self._pending:
             if wall_now - min(self._pending.values()) < self.policy_timeout:
-                return self._wait('the policy (a chunk request is outstanding)', wall_now)
+                return self._wait(POLICY_WAIT, wall_now)
             gave_up = f'no chunk for request(s) {sorted(self._pending)} after {self.policy_timeout:g} s'
             self._pending.clear()
         if self._expecting:

@@ -53,9 +53,11 @@ from pi0_common.qos import CHUNK_QOS, LATCHED_QOS, SENSOR_PUB_QOS
 from pi0_common.spin import run_node
 from pi0_sim import ros_messages
 from pi0_sim.endpoints import ARM_ENDPOINTS, BASE_ENDPOINTS
-from pi0_sim.lockstep import LockstepClock
+from pi0_sim.lockstep import POLICY_WAIT, LockstepClock
 from pi0_sim.spec import SimConfigError
 from pi0_sim.world import SimWorld
+
+LOCKSTEP_REPUBLISH = 0.5      # wall s between repeats of a tick's sensors while lock-step time waits for the policy
 
 PARAMETERS = [
     Param('embodiment', 'ur5e', 'Embodiment name (a file in pi0_common/embodiments) or a YAML path.'),
@@ -240,8 +242,15 @@ class SimulatorNode(Node):
             self.reward_pub.publish(reward)
 
     def _on_lockstep(self) -> None:
-        decision = self.lockstep.poll(time.monotonic())
+        wall = time.monotonic()
+        decision = self.lockstep.poll(wall)
         self.lockstep_waiting = decision.waiting_for
+        if decision.waiting_for == POLICY_WAIT and wall - self._published_wall >= LOCKSTEP_REPUBLISH:
+            # The policy may lack this tick's sensors (a subscriber that matched late at start-up misses the
+            # volatile messages before it): send them again, same stamp, while time stands still for it.
+            self._on_step()
+            self._on_render()
+            self._published_wall = wall
         if decision.gave_up:
             self.get_logger().warning(f'lock-step: {decision.gave_up}; the tick goes ahead', throttle_duration_sec=5.0)
         if decision.advance:
@@ -250,6 +259,7 @@ class SimulatorNode(Node):
     def _lockstep_tick(self) -> None:
         """Everything of the new simulated time, /clock last: a node that wakes on it finds the rest."""
         now = self.lockstep.time
+        self._published_wall = time.monotonic()
         self._on_step()
         if now >= self._next_frame - 1e-6:
             self._on_render()

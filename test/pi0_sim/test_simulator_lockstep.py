@@ -10,7 +10,7 @@ import pytest
 from pi0_msgs.msg import ActionChunk, ChunkRequest, ExecutorCommand
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Image, JointState
 
 from pi0_common.messages import to_sec, to_time_msg
 from pi0_common.qos import CHUNK_QOS, SENSOR_QOS
@@ -87,3 +87,21 @@ def test_when_the_commands_stop_time_goes_on_at_real_time_pace(lockstep):
     assert not sim.lockstep._expecting
     controller.on = True                       # and commands are waited for again
     assert ros.wait_for(lambda: sim.lockstep._expecting, 5)
+
+
+def test_while_time_waits_for_the_policy_the_ticks_sensors_are_sent_again(lockstep):
+    """A subscriber that matched late (the policy at start-up) still gets the frozen tick's joint states and
+    images: the policy would otherwise wait for sensors that only come once time moves on."""
+    ros, sim, controller, clocks, joints = lockstep
+    controller.chunks.publish(ActionChunk(request_id=0))
+    assert ros.wait_for(lambda: sim.lockstep._policy_answers, 5)
+    controller.requests.publish(ChunkRequest(request_id=5))
+    assert ros.wait_for(lambda: sim.lockstep.pending_requests == 1, 5)
+    frozen_at = sim.lockstep.time
+    late = ros.node('late_subscriber')
+    late_joints = ros.collect(late, JointState, 'joint_states', SENSOR_QOS)
+    late_images = ros.collect(late, Image, 'camera/base/image_raw', SENSOR_QOS)
+    assert ros.wait_for(lambda: late_joints and late_images, 10), 'the frozen tick\'s sensors were not sent again'
+    assert sim.lockstep.time == frozen_at
+    assert round(to_sec(late_joints[-1].header.stamp), 4) == round(frozen_at, 4)
+    controller.chunks.publish(ActionChunk(request_id=5))
