@@ -48,6 +48,17 @@ fi
 for tool in cmake make gcc g++; do
   command -v "$tool" >/dev/null || die "$tool is missing (apt-get install cmake g++ make)"
 done
+# Headless rendering of the MuJoCo ALOHA twin (physics:=aloha_mujoco) goes through EGL with Mesa's
+# software renderer: installed here when apt-get can (root, Debian/Ubuntu), otherwise only said.
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0'; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "apt-get: libegl1 libegl-mesa0 (EGL for headless MuJoCo rendering)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 >/dev/null \
+      || log "warning: apt-get could not install libegl-mesa0: physics:=aloha_mujoco will not render"
+  else
+    log "warning: no Mesa EGL (libegl-mesa0): physics:=aloha_mujoco will not render until it is installed"
+  fi
+fi
 
 # ------------------------------------------------------------ 1. venv
 if [[ ! -x "$PY" ]]; then
