@@ -58,6 +58,16 @@ TASKS = {
                   lambda seed: np.concatenate(sample_insertion_pose(seed)), ('peg', 'socket'), 0.0),
 }
 CAMERAS = {'base': 'top', 'left_wrist': 'left_wrist', 'right_wrist': 'right_wrist'}   # our slot -> scene camera
+
+
+def scene_file(task: str) -> str:
+    """gym-aloha's scene file of a task (TASKS)."""
+    return str(ASSETS_DIR / TASKS[task][0])
+
+
+def scene_model(task: str) -> mj.MjModel:
+    """The MjModel of the scene AlohaPhysicsWorld simulates for a task, on its own (the experts' kinematics)."""
+    return mj.MjModel.from_xml_path(scene_file(task))
 MAX_STEPS = 5000        # physics steps one step() integrates at most (10 s); a longer gap is skipped over
 
 
@@ -96,11 +106,11 @@ class AlohaPhysicsWorld:
         if embodiment.base is not None or sorted(a.name for a in embodiment.arms) != ['left', 'right']:
             raise SimConfigError(f'{embodiment.name}: the ALOHA physics simulates trossen_bimanual (two ViperX '
                                  'followers named left and right, no base); use the kinematic simulator')
-        scene, task_class, self._sample_pose, self._objects, self.object_size = TASKS[task]
+        _, task_class, self._sample_pose, self._objects, self.object_size = TASKS[task]
         self.task_name = task
         self.embodiment = embodiment
         self.start_spread = float(start_spread)
-        self.physics = mujoco.Physics.from_xml_path(str(ASSETS_DIR / scene))
+        self.physics = mujoco.Physics.from_xml_path(scene_file(task))
         self.task = task_class()
         self.max_reward = float(self.task.max_reward)
         self.dt = float(self.physics.model.opt.timestep)

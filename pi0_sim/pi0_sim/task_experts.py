@@ -24,7 +24,6 @@ Pure Python: no rclpy import. MuJoCo and gym-aloha's scene are imported only whe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -121,6 +120,7 @@ class TransferCubeTaskExpert(_TaskExpert):
 
     def __init__(self, embodiment: Embodiment, lookahead: int, seed: int | None):
         from pi0_sim.aloha_expert import TransferCubeExpert  # imports MuJoCo: only for this task
+        from pi0_sim.aloha_physics import scene_model
         self.expert = TransferCubeExpert(embodiment, scene_model('transfer_cube'), lookahead=lookahead, seed=seed)
 
     def _plan(self, view: TaskView, instruction: str) -> None:
@@ -138,16 +138,6 @@ def _cube(view: TaskView) -> np.ndarray:
     if 'box' not in view.objects:
         raise PlanningError(f'the task state of {view.task} has no box (objects: {", ".join(view.objects)})')
     return view.objects['box']
-
-
-def scene_model(aloha_task: str):
-    """The MjModel of gym-aloha's scene for a task (the one AlohaPhysicsWorld simulates), for the kinematics."""
-    os.environ.setdefault('MUJOCO_GL', 'egl')    # as aloha_physics: before mujoco is imported
-    import mujoco
-    from gym_aloha.constants import ASSETS_DIR
-
-    from pi0_sim.aloha_physics import TASKS
-    return mujoco.MjModel.from_xml_path(str(ASSETS_DIR / TASKS[aloha_task][0]))
 
 
 EXPERTS = {'reach_blocks': BlockTaskExpert, 'aloha_transfer_cube': TransferCubeTaskExpert}
